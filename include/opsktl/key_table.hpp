@@ -1,0 +1,96 @@
+// A hash table from byte-string keys to values, for aggregating per key (endpoint,
+// service) at millions of lookups a second.
+//
+// Keys are copied once, on first insertion, into an arena of large blocks, and looked up
+// by string_view: no std::string per line. Open addressing with linear probing over a
+// power-of-two array of indices, hashed with XXH3. std::unordered_map was rejected: a
+// node allocation per key and a pointer chase per probe.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "opsktl/text.hpp"
+
+namespace opsktl {
+
+template <typename Value>
+class KeyTable {
+ public:
+  struct Entry {
+    std::string_view key;  // points into the table's arena, valid for its lifetime
+    uint64_t hash;
+    Value value;
+  };
+
+  KeyTable() { slots_.assign(kInitialSlots, kEmpty); }
+  KeyTable(KeyTable&&) noexcept = default;
+  KeyTable& operator=(KeyTable&&) noexcept = default;
+
+  // The value for `key`, default-constructed on first sight.
+  Value& find_or_insert(std::string_view key) { return find_or_insert(key, hash_bytes(key)); }
+
+  Value& find_or_insert(std::string_view key, uint64_t hash) {
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      uint32_t index = slots_[i];
+      if (index == kEmpty) {
+        if ((entries_.size() + 1) * 2 > slots_.size()) {
+          grow();
+          return find_or_insert(key, hash);
+        }
+        slots_[i] = static_cast<uint32_t>(entries_.size());
+        entries_.push_back(Entry{store(key), hash, Value{}});
+        return entries_.back().value;
+      }
+      Entry& e = entries_[index];
+      if (e.hash == hash && e.key == key) return e.value;
+    }
+  }
+
+  size_t size() const { return entries_.size(); }
+  std::vector<Entry>& entries() { return entries_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr size_t kInitialSlots = 64;
+  static constexpr size_t kBlockBytes = 256 * 1024;
+
+  std::string_view store(std::string_view key) {
+    if (key.size() > block_left_) {
+      size_t size = std::max(kBlockBytes, key.size());
+      blocks_.push_back(std::make_unique<char[]>(size));
+      block_pos_ = blocks_.back().get();
+      block_left_ = size;
+    }
+    if (!key.empty()) std::memcpy(block_pos_, key.data(), key.size());
+    std::string_view stored(block_pos_, key.size());
+    block_pos_ += key.size();
+    block_left_ -= key.size();
+    return stored;
+  }
+
+  void grow() {
+    std::vector<uint32_t> slots(slots_.size() * 2, kEmpty);
+    size_t mask = slots.size() - 1;
+    for (uint32_t index = 0; index < entries_.size(); ++index) {
+      size_t i = entries_[index].hash & mask;
+      while (slots[i] != kEmpty) i = (i + 1) & mask;
+      slots[i] = index;
+    }
+    slots_ = std::move(slots);
+  }
+
+  std::vector<uint32_t> slots_;
+  std::vector<Entry> entries_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* block_pos_ = nullptr;
+  size_t block_left_ = 0;
+};
+
+}  // namespace opsktl

@@ -1,0 +1,67 @@
+// Splits a ByteStream into lines, as views into one reusable buffer: no allocation and
+// no copy per line.
+//
+// A line longer than max_line_bytes is not gathered in memory: it is handed out in
+// pieces of at most that size, flagged so that analysers can count it once as
+// malformed while merge passes every byte through. Memory is therefore bounded by
+// max_line_bytes plus the read size, whatever the input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "opsktl/input.hpp"
+
+namespace opsktl {
+
+struct LineReaderOptions {
+  size_t buffer_bytes = size_t{1} << 20;   // initial read buffer; grows up to max_line_bytes
+  size_t max_line_bytes = size_t{8} << 20;  // longer lines come in pieces
+};
+
+struct Line {
+  // The bytes without the terminating '\n' (a '\r' before it is kept). Valid until the
+  // next call to LineReader::next.
+  std::string_view text;
+  bool newline = false;        // text was followed by '\n' in the input
+  bool continues = false;      // more pieces of this same line follow
+  bool continuation = false;   // this piece continues the previous one
+  bool whole() const { return !continues && !continuation; }
+};
+
+class LineReader {
+ public:
+  explicit LineReader(ByteStream& stream, LineReaderOptions options = {});
+
+  // The next line (or piece of an overlong line). False at the end of the input.
+  // Read errors propagate as opsktl::Error from the stream.
+  bool next(Line& line);
+  // 1-based number of the line last returned (pieces of one line share a number).
+  uint64_t line_number() const { return line_number_; }
+
+ private:
+  void fill();
+
+  ByteStream& stream_;
+  size_t max_line_;
+  std::vector<char> buffer_;
+  size_t begin_ = 0;  // first byte not yet handed out
+  size_t scan_ = 0;   // bytes before this position hold no '\n'
+  size_t end_ = 0;    // end of valid data
+  bool eof_ = false;
+  bool in_long_line_ = false;
+  uint64_t line_number_ = 0;
+};
+
+// The line without a trailing '\r' (CRLF input).
+inline std::string_view strip_cr(std::string_view text) {
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  return text;
+}
+
+// True when the line holds only spaces, tabs and '\r'.
+bool is_blank(std::string_view text);
+
+}  // namespace opsktl

@@ -1,0 +1,51 @@
+// Options every subcommand shares (SPEC §1) and those of the log subcommands (SPEC §2),
+// in two steps: raw values bound to CLI11, then derived, validated configuration.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "opsktl/record.hpp"
+#include "opsktl/timestamp.hpp"
+#include "output_writer.hpp"
+
+namespace opsktl::cli {
+
+struct CommonOptions {
+  std::string format = "auto";
+  bool quiet = false;
+  bool verbose = false;
+  int threads = 0;  // 0: all cores
+  bool null_terminated = false;
+};
+
+enum class CommonFeature : unsigned { kNone = 0, kFormat = 1, kThreads = 2, kNull = 4 };
+inline unsigned operator|(CommonFeature a, CommonFeature b) {
+  return static_cast<unsigned>(a) | static_cast<unsigned>(b);
+}
+
+void add_common_options(CLI::App& app, CommonOptions& options, unsigned features);
+
+struct LogInputOptions {
+  std::string log_format = "auto";
+  std::vector<std::string> fields;  // NAME=INDEX
+  std::string since;
+  std::string until;
+  int year = 0;                     // 0: the current year
+  std::string tz = "UTC";
+  bool strict = false;
+};
+
+void add_log_input_options(CLI::App& app, LogInputOptions& options);
+
+// Derived configuration; each throws UsageError naming the option.
+OutputFormat build_output_format(const CommonOptions& options);
+int build_thread_count(const CommonOptions& options);
+LogFormatConfig build_log_format(const LogInputOptions& options, const FieldPositions& defaults);
+TimeContext build_time_context(const LogInputOptions& options);
+std::optional<Micros> build_time_bound(const std::string& value, const char* option,
+                                       const TimeContext& context);
+
+}  // namespace opsktl::cli

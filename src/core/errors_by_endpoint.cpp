@@ -1,0 +1,259 @@
+// Counting errors per endpoint is a group-by over lines. Each worker thread owns a
+// KeyTable of endpoint statistics and takes work units (a whole input, or one
+// line-aligned byte range of a large plain file) from a shared counter; the tables are
+// merged at the end, so the inner loop takes no lock. The key of an endpoint is its
+// `--by` fields, each prefixed with its length, so that no byte inside a field can make
+// two different endpoints collide.
+#include "opsktl/errors_by_endpoint.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "opsktl/error.hpp"
+#include "opsktl/input.hpp"
+#include "opsktl/key_table.hpp"
+#include "opsktl/latency_histogram.hpp"
+#include "opsktl/path_normalizer.hpp"
+
+namespace opsktl {
+namespace {
+
+struct EndpointStats {
+  uint64_t errors = 0;
+  uint64_t requests = 0;
+  LatencyHistogram latency;
+};
+
+struct WorkUnit {
+  size_t input = 0;
+  bool ranged = false;  // read `range` with pread instead of the input's stream
+  ByteRange range;
+  // Filled in by the worker:
+  uint64_t lines = 0;
+  uint64_t first_malformed = 0;  // line number within the unit, 0 if none
+  std::string problem;
+};
+
+struct Worker {
+  KeyTable<EndpointStats> table;
+  uint64_t lines = 0, malformed = 0, filtered_out = 0, error_lines = 0;
+};
+
+constexpr size_t kStopNone = SIZE_MAX;
+
+class Counter {
+ public:
+  explicit Counter(const ErrorsByEndpointOptions& options) : options_(options) {
+    parser_ = make_record_parser(options.log_format);
+    has_latency_ = parser_->provides(FieldId::kLatency);
+    filter_time_ = options.since.has_value() || options.until.has_value();
+  }
+
+  // Counts one unit into `worker`; stops early when `stop` falls below `unit_index`.
+  void run(ByteStream& stream, WorkUnit& unit, size_t unit_index, Worker& worker,
+           std::atomic<size_t>& stop) {
+    LineReader reader(stream, options_.reader);
+    Line line;
+    Record record;
+    uint64_t malformed_before = worker.malformed;
+    auto malformed = [&] {
+      ++worker.malformed;
+      if (unit.first_malformed == 0) unit.first_malformed = reader.line_number();
+    };
+    while (reader.next(line)) {
+      if (line.continuation) continue;
+      ++unit.lines;
+      if ((unit.lines & 4095) == 0 && stop.load(std::memory_order_relaxed) < unit_index) break;
+      if (!line.whole()) {
+        malformed();
+      } else {
+        count_line(strip_cr(line.text), record, worker, malformed);
+      }
+      if (options_.strict && worker.malformed != malformed_before) {
+        size_t current = stop.load();
+        while (unit_index < current && !stop.compare_exchange_weak(current, unit_index)) {
+        }
+        break;
+      }
+    }
+    worker.lines += unit.lines;
+  }
+
+ private:
+  template <typename Malformed>
+  void count_line(std::string_view text, Record& record, Worker& worker, Malformed&& malformed) {
+    if (is_blank(text)) return;
+    if (!parser_->parse(text, record)) return malformed();
+    int status = parse_status(record[FieldId::kStatus]);
+    if (status < 0) return malformed();
+    if (filter_time_) {
+      auto ts = parse_timestamp(record[FieldId::kTs], options_.time_context);
+      if (!ts) return malformed();
+      if ((options_.since && *ts < *options_.since) || (options_.until && *ts > *options_.until)) {
+        ++worker.filtered_out;
+        return;
+      }
+    }
+    key_.clear();
+    for (FieldId id : options_.by) {
+      std::string_view value = record[id];
+      if (id == FieldId::kPath && options_.normalize) value = normalize_path(value, scratch_);
+      auto size = static_cast<uint32_t>(value.size());
+      key_.append(reinterpret_cast<const char*>(&size), sizeof size);
+      key_.append(value);
+    }
+    EndpointStats& stats = worker.table.find_or_insert(key_);
+    ++stats.requests;
+    if (options_.error_statuses.contains(status)) {
+      ++stats.errors;
+      ++worker.error_lines;
+    }
+    if (has_latency_) {
+      if (auto us = parse_latency(record[FieldId::kLatency], options_.latency_unit_us)) {
+        stats.latency.add(*us);
+      }
+    }
+  }
+
+  const ErrorsByEndpointOptions& options_;
+  std::unique_ptr<RecordParser> parser_;
+  bool has_latency_ = false;
+  bool filter_time_ = false;
+  std::string key_;
+  std::string scratch_;
+};
+
+std::vector<std::string_view> decode_key(std::string_view key, size_t fields) {
+  std::vector<std::string_view> out;
+  out.reserve(fields);
+  size_t pos = 0;
+  for (size_t i = 0; i < fields; ++i) {
+    uint32_t size = 0;
+    std::memcpy(&size, key.data() + pos, sizeof size);
+    pos += sizeof size;
+    out.push_back(key.substr(pos, size));
+    pos += size;
+  }
+  return out;
+}
+
+}  // namespace
+
+ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
+  ErrorsByEndpointResult result;
+  const int threads = std::max(1, options.threads);
+
+  // Open every input and cut the work into units.
+  std::vector<std::optional<Input>> inputs(options.inputs.size());
+  std::vector<WorkUnit> units;
+  for (size_t i = 0; i < options.inputs.size(); ++i) {
+    try {
+      inputs[i].emplace(Input::open(options.inputs[i]));
+    } catch (const Error& e) {
+      result.problems.push_back({options.inputs[i], e.what()});
+      continue;
+    }
+    Input& input = *inputs[i];
+    if (input.regular_fd() >= 0 && threads > 1 && input.size() >= options.split_min_bytes) {
+      for (ByteRange range : split_at_lines(input.regular_fd(), input.size(), threads)) {
+        units.push_back(WorkUnit{i, true, range, 0, 0, {}});
+      }
+    } else {
+      units.push_back(WorkUnit{i, false, {}, 0, 0, {}});
+    }
+  }
+
+  std::vector<Worker> workers(static_cast<size_t>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(units.size(), 1))));
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> stop{kStopNone};
+  auto work = [&](Worker& worker) {
+    Counter counter(options);
+    for (size_t u; (u = next.fetch_add(1)) < units.size();) {
+      if (stop.load() < u) break;
+      WorkUnit& unit = units[u];
+      Input& input = *inputs[unit.input];
+      try {
+        if (unit.ranged) {
+          auto stream = make_range_stream(input.regular_fd(), unit.range.begin, unit.range.end);
+          counter.run(*stream, unit, u, worker, stop);
+        } else {
+          counter.run(input.stream(), unit, u, worker, stop);
+        }
+      } catch (const Error& e) {
+        unit.problem = input.name() + ": " + e.what();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers.size(); ++w) pool.emplace_back(work, std::ref(workers[w]));
+  work(workers[0]);
+  for (auto& t : pool) t.join();
+
+  // Line numbers of a split input continue from one unit to the next.
+  std::vector<uint64_t> lines_before(units.size(), 0);
+  for (size_t u = 1; u < units.size(); ++u) {
+    if (units[u].input == units[u - 1].input) lines_before[u] = lines_before[u - 1] + units[u - 1].lines;
+  }
+  for (size_t u = 0; u < units.size(); ++u) {
+    const WorkUnit& unit = units[u];
+    if (unit.first_malformed != 0 && result.first_malformed.empty()) {
+      result.first_malformed =
+          options.inputs[unit.input] + ":" + std::to_string(lines_before[u] + unit.first_malformed);
+    }
+    if (!unit.problem.empty()) result.problems.push_back({options.inputs[unit.input], unit.problem});
+  }
+  if (stop.load() != kStopNone) {
+    throw Error(result.first_malformed + ": malformed line (--strict)");
+  }
+
+  // Merge the workers' tables into the first.
+  KeyTable<EndpointStats>& table = workers[0].table;
+  for (Worker& worker : workers) {
+    result.lines += worker.lines;
+    result.malformed += worker.malformed;
+    result.filtered_out += worker.filtered_out;
+    result.error_lines += worker.error_lines;
+    if (&worker == &workers[0]) continue;
+    for (auto& entry : worker.table.entries()) {
+      EndpointStats& into = table.find_or_insert(entry.key, entry.hash);
+      into.errors += entry.value.errors;
+      into.requests += entry.value.requests;
+      into.latency.merge(entry.value.latency);
+    }
+  }
+  result.endpoints = table.size();
+
+  // Rank the endpoints that saw at least one error.
+  struct Ranked {
+    const KeyTable<EndpointStats>::Entry* entry;
+    std::vector<std::string_view> keys;
+  };
+  std::vector<Ranked> ranked;
+  for (const auto& entry : table.entries()) {
+    if (entry.value.errors > 0) ranked.push_back({&entry, decode_key(entry.key, options.by.size())});
+  }
+  auto before = [](const Ranked& a, const Ranked& b) {
+    if (a.entry->value.errors != b.entry->value.errors) return a.entry->value.errors > b.entry->value.errors;
+    if (a.entry->value.requests != b.entry->value.requests) return a.entry->value.requests > b.entry->value.requests;
+    return a.keys < b.keys;  // string_view compares bytes as unsigned char
+  };
+  size_t shown = options.top == 0 ? ranked.size() : std::min(options.top, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(shown), ranked.end(), before);
+  for (size_t i = 0; i < shown; ++i) {
+    const EndpointStats& stats = ranked[i].entry->value;
+    EndpointRow row;
+    for (std::string_view key : ranked[i].keys) row.keys.emplace_back(key);
+    row.errors = stats.errors;
+    row.requests = stats.requests;
+    if (stats.latency.count() > 0) {
+      row.p50_ms = stats.latency.quantile(0.50) / 1000.0;
+      row.p99_ms = stats.latency.quantile(0.99) / 1000.0;
+    }
+    result.rows.push_back(std::move(row));
+  }
+  return result;
+}
+
+}  // namespace opsktl
