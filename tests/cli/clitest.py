@@ -1,0 +1,92 @@
+"""Shared helpers for the end-to-end tests: run the real opsktl binary in a fresh temp dir.
+
+Each test script is a unittest module run by ctest as
+    python3 tests/cli/<name>_test.py
+with OPSKTL_BIN naming the built binary (tests/cli/CMakeLists.txt sets it) and
+OPSKTL_SHARED the shared/ directory with the data generators.
+"""
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+BIN = os.environ.get("OPSKTL_BIN", "")
+SHARED = Path(os.environ.get("OPSKTL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
+
+
+class Result:
+    def __init__(self, proc):
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    @property
+    def text(self):
+        return self.out.decode("utf-8", "surrogateescape")
+
+    @property
+    def errtext(self):
+        return self.err.decode("utf-8", "surrogateescape")
+
+    def rows(self):
+        """tsv stdout as a list of field lists."""
+        return [line.split("\t") for line in self.text.split("\n") if line != ""]
+
+
+class CliTestCase(unittest.TestCase):
+    """A test case with a fresh temp dir (self.dir) per test."""
+
+    def setUp(self):
+        if not BIN or not os.access(BIN, os.X_OK):
+            self.fail(f"OPSKTL_BIN does not name the built opsktl binary: {BIN!r}")
+        self.dir = Path(tempfile.mkdtemp(prefix="opsktl-cli-"))
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, name, data, compress=False):
+        """Writes bytes or str to self.dir/name (gzip-compressed when asked); returns the path."""
+        if isinstance(data, str):
+            data = data.encode()
+        if compress:
+            data = gzip.compress(data)
+        path = self.dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+
+    def run_opsktl(self, *args, stdin=None, timeout=120, cwd=None):
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        proc = subprocess.run([BIN, *map(str, args)], input=stdin, capture_output=True,
+                              timeout=timeout, cwd=cwd or self.dir)
+        return Result(proc)
+
+    def run_pipe_head(self, args, lines=1, timeout=120):
+        """Runs `opsktl ARGS | head -n LINES` in a shell; returns (opsktl exit code, stderr)."""
+        cmd = " ".join(shlex_quote(a) for a in [BIN, *map(str, args)])
+        script = f'{cmd} 2>"$ERRFILE" | head -n {lines} >/dev/null; echo "${{PIPESTATUS[0]}}"'
+        errfile = self.dir / "pipe.err"
+        proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=timeout,
+                              cwd=self.dir, env={**os.environ, "ERRFILE": str(errfile)})
+        return int(proc.stdout.decode().strip()), errfile.read_bytes()
+
+    def generator(self, name):
+        path = SHARED / "bench" / name
+        if not path.exists():
+            self.skipTest(f"data generator {path} not found (set OPSKTL_SHARED)")
+        return [sys.executable, str(path)]
+
+
+def shlex_quote(s):
+    import shlex
+    return shlex.quote(s)
+
+
+def main():
+    unittest.main(verbosity=2)
