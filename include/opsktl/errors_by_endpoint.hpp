@@ -26,7 +26,7 @@ struct ErrorsByEndpointOptions {
   TimeContext time_context;
   int64_t latency_unit_us = 1000;   // unit of a bare latency number
   int threads = 1;
-  uint64_t split_min_bytes = uint64_t{16} << 20;  // larger plain files are split across threads
+  uint64_t split_min_bytes = uint64_t{4} << 20;  // larger plain files are split across threads
   LineReaderOptions reader;
 };
 

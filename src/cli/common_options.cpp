@@ -33,7 +33,8 @@ void add_log_input_options(CLI::App& app, LogInputOptions& options) {
       ->default_str("auto");
   app.add_option("--field", options.fields,
                  "Field position, NAME=INDEX (1-based; 0 = absent), e.g. --field status=9")
-      ->type_name("NAME=INDEX");
+      ->type_name("NAME=INDEX")
+      ->allow_extra_args(false);
   app.add_option("--since", options.since,
                  "Only lines at or after TIME (timestamp, or relative: -15m, -2h)")
       ->type_name("TIME");
