@@ -37,7 +37,14 @@ double LatencyHistogram::bucket_midpoint(size_t bucket) {
 void LatencyHistogram::add(uint64_t micros) {
   min_ = std::min(min_, micros);
   max_ = std::max(max_, micros);
-  if (counts_.empty() && count_ < kInline) {
+  if (!counts_.empty()) {
+    size_t offset = bucket_of(micros) - first_bucket_;  // wraps when below the span
+    if (offset < counts_.size()) {
+      ++counts_[offset];
+      ++count_;
+      return;
+    }
+  } else if (count_ < kInline) {
     samples_[count_++] = micros;
     return;
   }
@@ -106,6 +113,13 @@ double LatencyHistogram::quantile(double q) const {
 
 std::optional<uint64_t> parse_latency(std::string_view text, int64_t default_unit_us) {
   if (text.empty() || text == "-") return std::nullopt;
+  // Fast path: a bare integer of at most 12 digits in the default unit.
+  if (text.size() <= 12) {
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+    if (i == text.size()) return v * static_cast<uint64_t>(default_unit_us);
+  }
   size_t unit = text.size();
   while (unit > 0 && !(text[unit - 1] >= '0' && text[unit - 1] <= '9')) --unit;
   std::string_view suffix = text.substr(unit);
