@@ -24,7 +24,7 @@ struct ErrorsByEndpointOptions {
   std::optional<Micros> since;      // inclusive bounds on the ts field
   std::optional<Micros> until;
   TimeContext time_context;
-  int64_t latency_unit_us = 1000;   // unit of a bare latency number
+  int64_t latency_unit_us = 1000;   // unit of a bare latency number when the format has none
   int threads = 1;
   uint64_t split_min_bytes = uint64_t{4} << 20;  // larger plain files are split across threads
   LineReaderOptions reader;
@@ -44,6 +44,12 @@ struct InputProblem {
   std::string message;
 };
 
+// The format an input was read with (for -v; `guess.certain` false deserves a warning).
+struct InputFormat {
+  std::string input;
+  FormatGuess guess;
+};
+
 struct ErrorsByEndpointResult {
   std::vector<EndpointRow> rows;  // ranked, at most `top`
   uint64_t lines = 0;             // every line read, blank ones included
@@ -53,6 +59,7 @@ struct ErrorsByEndpointResult {
   uint64_t endpoints = 0;         // distinct endpoints with at least one request
   std::string first_malformed;    // "input:line" of the first malformed line, or empty
   std::vector<InputProblem> problems;
+  std::vector<InputFormat> formats;  // one per input that could be opened
 };
 
 // Reads every input and ranks endpoints by errors (descending), then requests

@@ -55,6 +55,10 @@ class Input {
   // pread by several threads at once. -1 otherwise.
   int regular_fd() const { return regular_ ? fd_ : -1; }
   uint64_t size() const { return size_; }
+  // The first `max_bytes` bytes of the (decompressed) data, or all of it when shorter,
+  // for sniffing its format. stream() still delivers every byte from the start. Reads
+  // once: later calls return the same bytes. Throws opsktl::Error like stream().read.
+  std::string_view head(size_t max_bytes);
 
  private:
   Input() = default;
@@ -65,6 +69,8 @@ class Input {
   bool regular_ = false;
   bool gzip_ = false;
   uint64_t size_ = 0;
+  std::string head_;
+  bool head_read_ = false;
 };
 
 struct ByteRange {

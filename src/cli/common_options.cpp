@@ -28,13 +28,22 @@ void add_common_options(CLI::App& app, CommonOptions& options, unsigned features
 }
 
 void add_log_input_options(CLI::App& app, LogInputOptions& options) {
-  app.add_option("--log-format", options.log_format, "Input format: auto or fields")
-      ->check(CLI::IsMember({"auto", "fields"}))
+  app.add_option("--log-format", options.log_format,
+                 "Input format: auto (sniffed per input), fields, combined, logfmt, json or regex")
+      ->check(CLI::IsMember({"auto", "fields", "combined", "logfmt", "json", "regex"}))
       ->default_str("auto");
   app.add_option("--field", options.fields,
-                 "Field position, NAME=INDEX (1-based; 0 = absent), e.g. --field status=9")
-      ->type_name("NAME=INDEX")
+                 "Where a field is: NAME=INDEX for fields (1-based; 0 = absent), NAME=KEY for "
+                 "logfmt/json (a.b = key b inside a), e.g. --field status=9, --field path=req.uri")
+      ->type_name("NAME=INDEX|KEY")
       ->allow_extra_args(false);
+  app.add_option("--service", options.service,
+                 "Service name of every line (combined: else vhost, host=, file base name)")
+      ->type_name("NAME");
+  app.add_option("--regex", options.regex,
+                 "RE2 pattern with named groups ts, service, path, status, latency, event, "
+                 "method, client (implies --log-format regex)")
+      ->type_name("PATTERN");
   app.add_option("--since", options.since,
                  "Only lines at or after TIME (timestamp, or relative: -15m, -2h)")
       ->type_name("TIME");
@@ -59,22 +68,51 @@ int build_thread_count(const CommonOptions& options) {
 
 LogFormatConfig build_log_format(const LogInputOptions& options, const FieldPositions& defaults) {
   LogFormatConfig config;
-  config.format = options.log_format == "fields" ? LogFormat::kFields : LogFormat::kAuto;
+  auto format = log_format_from_name(options.log_format);
+  if (!format) {
+    throw UsageError("--log-format: expected auto, fields, combined, logfmt, json or regex, got '" +
+                     options.log_format + "'");
+  }
+  config.format = *format;
+  if (!options.regex.empty()) {
+    if (config.format == LogFormat::kAuto) config.format = LogFormat::kRegex;
+    if (config.format != LogFormat::kRegex) {
+      throw UsageError("--regex: only with --log-format regex, got --log-format " + options.log_format);
+    }
+  }
+  if (config.format == LogFormat::kRegex && options.regex.empty()) {
+    throw UsageError("--log-format: regex needs the pattern in --regex 'PATTERN'");
+  }
+  config.regex = options.regex;
+  config.service = options.service;
   config.positions = defaults;
+  const bool keyed = config.format == LogFormat::kLogfmt || config.format == LogFormat::kJson;
   for (const std::string& spec : options.fields) {
+    if (config.format == LogFormat::kCombined || config.format == LogFormat::kRegex) {
+      throw UsageError("--field: --log-format " + std::string(log_format_name(config.format)) +
+                       " has fixed fields (regex: name the groups), got '" + spec + "'");
+    }
     auto bad = [&] {
-      return UsageError("--field: expected NAME=INDEX with NAME one of ts, service, path, status, "
-                        "latency, event, method, client and INDEX a number from 0, got '" + spec + "'");
+      const char* form = keyed ? "NAME=KEY with NAME one of ts, service, path, status, latency, "
+                                 "event, method, client and KEY a key name (a.b for nested)"
+                               : "NAME=INDEX with NAME one of ts, service, path, status, latency, "
+                                 "event, method, client and INDEX a number from 0";
+      return UsageError(std::string("--field: expected ") + form + ", got '" + spec + "'");
     };
     size_t eq = spec.find('=');
     if (eq == std::string::npos) throw bad();
     auto id = field_from_name(std::string_view(spec).substr(0, eq));
+    std::string value = spec.substr(eq + 1);
+    if (!id || value.empty()) throw bad();
     int index = -1;
-    const char* first = spec.data() + eq + 1;
-    const char* last = spec.data() + spec.size();
-    auto [ptr, ec] = std::from_chars(first, last, index);
-    if (!id || ec != std::errc() || ptr != last || first == last || index < 0 || index > 63) throw bad();
-    config.positions[static_cast<size_t>(*id)] = index;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), index);
+    bool numeric = ec == std::errc() && ptr == value.data() + value.size();
+    if (keyed || (config.format == LogFormat::kAuto && !numeric)) {
+      config.keys[static_cast<size_t>(*id)] = value;  // auto: used if logfmt or json is sniffed
+    } else {
+      if (!numeric || index < 0 || index > 63) throw bad();
+      config.positions[static_cast<size_t>(*id)] = index;
+    }
   }
   return config;
 }

@@ -30,7 +30,9 @@ void add_common_options(CLI::App& app, CommonOptions& options, unsigned features
 
 struct LogInputOptions {
   std::string log_format = "auto";
-  std::vector<std::string> fields;  // NAME=INDEX
+  std::vector<std::string> fields;  // NAME=INDEX (fields) or NAME=KEY (logfmt, json)
+  std::string service;              // --service NAME
+  std::string regex;                // --regex PATTERN
   std::string since;
   std::string until;
   int year = 0;                     // 0: the current year

@@ -3,6 +3,7 @@
 
 #include "common_options.hpp"
 #include "diagnostics.hpp"
+#include "opsktl/error.hpp"
 #include "opsktl/errors_by_endpoint.hpp"
 #include "output_writer.hpp"
 #include "subcommands.hpp"
@@ -61,11 +62,26 @@ ErrorsByEndpointOptions build_options(const ErrorsByEndpointArgs& args) {
   options.since = build_time_bound(args.log.since, "--since", options.time_context);
   options.until = build_time_bound(args.log.until, "--until", options.time_context);
 
-  auto parser = make_record_parser(options.log_format);
+  // With --log-format auto the fields are checked per input once its format is sniffed.
+  if (options.log_format.format == LogFormat::kAuto) return options;
+  std::unique_ptr<RecordParser> parser;
+  try {
+    parser = make_record_parser(options.log_format);
+  } catch (const Error& e) {
+    throw UsageError(e.what());  // --regex that does not compile
+  }
   auto require = [&](FieldId id, const char* why) {
-    if (!parser->provides(id)) {
-      throw UsageError(fmt::format("{}: the log format has no {} field; give its position with --field {}=N",
-                                   why, field_name(id), field_name(id)));
+    if (parser->provides(id)) return;
+    switch (options.log_format.format) {
+      case LogFormat::kRegex:
+        throw UsageError(fmt::format("--regex: the pattern has no named group (?P<{}>...), which {} needs",
+                                     field_name(id), why));
+      case LogFormat::kFields:
+        throw UsageError(fmt::format("{}: the log format has no {} field; give its position with --field {}=N",
+                                     why, field_name(id), field_name(id)));
+      default:
+        throw UsageError(fmt::format("{}: the log format {} has no {} field", why,
+                                     log_format_name(options.log_format.format), field_name(id)));
     }
   };
   require(FieldId::kStatus, "--field");
@@ -80,6 +96,14 @@ Outcome run(const ErrorsByEndpointArgs& args) {
   OutputFormat format = build_output_format(args.common);
 
   ErrorsByEndpointResult result = count_errors(options);
+  for (const InputFormat& chosen : result.formats) {
+    if (chosen.guess.certain) {
+      report_debug("{}: reading as {} ({})", chosen.input, log_format_name(chosen.guess.format),
+                   chosen.guess.reason);
+    } else {
+      report_warning("{}: {}", chosen.input, chosen.guess.reason);
+    }
+  }
   for (const InputProblem& problem : result.problems) report_error("{}", problem.message);
 
   std::vector<Column> columns = {{"errors", ColumnKind::kCount},
@@ -134,11 +158,13 @@ Runner setup_errors_by_endpoint(CLI::App& app) {
   add_log_input_options(app, args->log);
   add_common_options(app, args->common, CommonFeature::kFormat | CommonFeature::kThreads);
   app.footer(
-      "Input lines (default --log-format fields): TS SERVICE PATH STATUS LATENCY_MS, e.g.\n"
+      "Input lines: --log-format auto (default) reads fields, combined, logfmt or json lines;\n"
+      "fields are TS SERVICE PATH STATUS LATENCY_MS, e.g.\n"
       "  2025-12-19T10:01:02Z serviceA /api/v1/orders 500 120\n\n"
       "Examples:\n"
       "  opsktl errors-by-endpoint access.log access.log.1.gz\n"
-      "  opsktl errors-by-endpoint --status 4xx,5xx --by service,status -k 10 --since -15m app.log\n\n"
+      "  opsktl errors-by-endpoint --status 4xx,5xx --by service,status -k 10 --since -15m app.log\n"
+      "  opsktl errors-by-endpoint --log-format combined --by method,path /var/log/nginx/access.log\n\n"
       "Exit status: 0 endpoints with errors found, 1 none found, 2 error.\n");
   return [args] { return run(*args); };
 }

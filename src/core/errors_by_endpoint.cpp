@@ -7,6 +7,7 @@
 #include "opsktl/errors_by_endpoint.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -46,14 +47,22 @@ constexpr size_t kStopNone = SIZE_MAX;
 class Counter {
  public:
   explicit Counter(const ErrorsByEndpointOptions& options) : options_(options) {
-    parser_ = make_record_parser(options.log_format);
-    has_latency_ = parser_->provides(FieldId::kLatency);
     filter_time_ = options.since.has_value() || options.until.has_value();
   }
 
-  // Counts one unit into `worker`; stops early when `stop` falls below `unit_index`.
-  void run(ByteStream& stream, WorkUnit& unit, size_t unit_index, Worker& worker,
+  // Counts one unit of an input read as `format` into `worker`; stops early when `stop`
+  // falls below `unit_index`.
+  void run(ByteStream& stream, LogFormat format, WorkUnit& unit, size_t unit_index, Worker& worker,
            std::atomic<size_t>& stop) {
+    auto& parser = parsers_[static_cast<size_t>(format)];
+    if (!parser) {
+      LogFormatConfig config = options_.log_format;
+      config.format = format;
+      parser = make_record_parser(config);
+    }
+    parser_ = parser.get();
+    parser_->begin_input(options_.inputs[unit.input]);
+    has_latency_ = parser_->provides(FieldId::kLatency);
     LineReader reader(stream, options_.reader);
     Line line;
     Record record;
@@ -111,19 +120,36 @@ class Counter {
       ++worker.error_lines;
     }
     if (has_latency_) {
-      if (auto us = parse_latency(record[FieldId::kLatency], options_.latency_unit_us)) {
+      int64_t unit = record.latency_unit_us != 0 ? record.latency_unit_us : options_.latency_unit_us;
+      if (auto us = parse_latency(record[FieldId::kLatency], unit)) {
         stats.latency.add(*us);
       }
     }
   }
 
   const ErrorsByEndpointOptions& options_;
-  std::unique_ptr<RecordParser> parser_;
+  std::array<std::unique_ptr<RecordParser>, 6> parsers_;  // by LogFormat, made on first use
+  RecordParser* parser_ = nullptr;
   bool has_latency_ = false;
   bool filter_time_ = false;
   std::string key_;
   std::string scratch_;
 };
+
+// A field the options need that `format` cannot provide.
+std::optional<FieldId> missing_field(const ErrorsByEndpointOptions& options, LogFormat format) {
+  if (options.log_format.format != LogFormat::kAuto) return std::nullopt;  // checked by the caller
+  LogFormatConfig config = options.log_format;
+  config.format = format;
+  auto parser = make_record_parser(config);
+  std::vector<FieldId> needed = options.by;
+  needed.push_back(FieldId::kStatus);
+  if (options.since || options.until) needed.push_back(FieldId::kTs);
+  for (FieldId id : needed) {
+    if (!parser->provides(id)) return id;
+  }
+  return std::nullopt;
+}
 
 std::vector<std::string_view> decode_key(std::string_view key, size_t fields) {
   std::vector<std::string_view> out;
@@ -147,6 +173,7 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
 
   // Open every input and cut the work into units.
   std::vector<std::optional<Input>> inputs(options.inputs.size());
+  std::vector<LogFormat> formats(options.inputs.size(), LogFormat::kFields);
   std::vector<WorkUnit> units;
   for (size_t i = 0; i < options.inputs.size(); ++i) {
     try {
@@ -156,6 +183,27 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
       continue;
     }
     Input& input = *inputs[i];
+    // The format (sniffed for auto), which must carry every field the options need.
+    try {
+      FormatGuess guess = resolve_log_format(options.log_format, input);
+      formats[i] = guess.format;
+      result.formats.push_back({options.inputs[i], guess});
+      if (auto missing = missing_field(options, guess.format)) {
+        std::string name(field_name(*missing));
+        result.problems.push_back(
+            {options.inputs[i], options.inputs[i] + ": the log format has no " + name +
+                                    " field (--log-format auto read it as " +
+                                    std::string(log_format_name(guess.format)) + ": " + guess.reason +
+                                    "); choose the format with --log-format" +
+                                    (guess.format == LogFormat::kFields ? ", or give the position with --field " + name + "=N" : "")});
+        inputs[i].reset();
+        continue;
+      }
+    } catch (const Error& e) {
+      result.problems.push_back({options.inputs[i], options.inputs[i] + ": " + e.what()});
+      inputs[i].reset();
+      continue;
+    }
     if (input.regular_fd() >= 0 && threads > 1 && input.size() >= options.split_min_bytes) {
       for (ByteRange range : split_at_lines(input.regular_fd(), input.size(), threads)) {
         units.push_back(WorkUnit{i, true, range, 0, 0, {}});
@@ -177,9 +225,9 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
       try {
         if (unit.ranged) {
           auto stream = make_range_stream(input.regular_fd(), unit.range.begin, unit.range.end);
-          counter.run(*stream, unit, u, worker, stop);
+          counter.run(*stream, formats[unit.input], unit, u, worker, stop);
         } else {
-          counter.run(input.stream(), unit, u, worker, stop);
+          counter.run(input.stream(), formats[unit.input], unit, u, worker, stop);
         }
       } catch (const Error& e) {
         unit.problem = input.name() + ": " + e.what();

@@ -93,8 +93,4 @@ bool FieldsParser::parse(std::string_view line, Record& record) {
   return index >= last_;
 }
 
-std::unique_ptr<RecordParser> make_record_parser(const LogFormatConfig& config) {
-  return std::make_unique<FieldsParser>(config.positions);
-}
-
 }  // namespace opsktl

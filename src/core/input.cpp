@@ -192,8 +192,26 @@ Input& Input::operator=(Input&& other) noexcept {
     regular_ = other.regular_;
     gzip_ = other.gzip_;
     size_ = other.size_;
+    head_ = std::move(other.head_);
+    head_read_ = other.head_read_;
   }
   return *this;
+}
+
+std::string_view Input::head(size_t max_bytes) {
+  if (!head_read_) {
+    head_.resize(max_bytes);
+    size_t got = 0;
+    while (got < max_bytes) {
+      size_t n = stream_->read(head_.data() + got, max_bytes - got);
+      if (n == 0) break;
+      got += n;
+    }
+    head_.resize(got);
+    stream_ = make_prefixed_stream(head_, std::move(stream_));
+    head_read_ = true;
+  }
+  return head_;
 }
 
 Input::~Input() {

@@ -167,7 +167,7 @@ class ErrorsByEndpointTest(CliTestCase):
         path = self.write("a.log", "t s /a GET 500 1\nt s /a POST 500 1\nt s /a GET 200 1\n")
         r = self.run_opsktl("errors-by-endpoint", "--by", "method", path)
         self.assertEqual(r.code, 2)
-        self.assertIn("--by: the log format has no method field", r.errtext)
+        self.assertIn("the log format has no method field", r.errtext)
         r = self.run_opsktl("errors-by-endpoint", "--by", "method", "--field", "method=4",
                             "--field", "status=5", "--field", "latency=6", path)
         self.assertEqual(r.code, 0, r.errtext)
@@ -179,7 +179,8 @@ class ErrorsByEndpointTest(CliTestCase):
                              (["--by", "service,service"], "--by: expected"),
                              (["--field", "status"], "--field: expected NAME=INDEX"),
                              (["--field", "nope=3"], "--field: expected NAME=INDEX"),
-                             (["--field", "status=x"], "--field: expected NAME=INDEX")]:
+                             (["--log-format", "fields", "--field", "status=x"],
+                              "--field: expected NAME=INDEX")]:
             r = self.run_opsktl("errors-by-endpoint", *args, path)
             self.assertEqual(r.code, 2, args)
             self.assertIn(needle, r.errtext)

@@ -1,0 +1,27 @@
+// JSON-lines records (SPEC §2); see json_parser.cpp.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "opsktl/record.hpp"
+
+namespace opsktl {
+
+// A line is malformed when it is not one JSON object (trailing bytes after it included);
+// missing keys leave their fields empty.
+class JsonParser final : public RecordParser {
+ public:
+  explicit JsonParser(const FieldKeys& keys);
+  ~JsonParser() override;
+  bool parse(std::string_view line, Record& record) override;
+  bool provides(FieldId id) const override { return provided_[static_cast<size_t>(id)]; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::array<bool, kFieldCount> provided_{};
+};
+
+}  // namespace opsktl

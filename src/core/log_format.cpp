@@ -1,0 +1,217 @@
+// Choosing a log format: by name (--log-format), and for `auto` by sniffing an input's
+// first lines. Sniffing classifies up to 16 non-blank lines with cheap shape tests (not
+// full parses, so one odd request line does not change the verdict) and takes the
+// majority; any disagreement is reported as uncertain so the user hears about it.
+#include <array>
+#include <cstring>
+
+#include "combined_parser.hpp"
+#include "json_parser.hpp"
+#include "logfmt_parser.hpp"
+#include "opsktl/input.hpp"
+#include "opsktl/record.hpp"
+#include "opsktl/timestamp.hpp"
+#include "regex_parser.hpp"
+
+namespace opsktl {
+namespace {
+
+constexpr std::array<std::string_view, 6> kFormatNames = {"auto",   "fields", "combined",
+                                                          "logfmt", "json",   "regex"};
+
+// --service for the formats that read the service from the line.
+class ServiceOverride final : public RecordParser {
+ public:
+  ServiceOverride(std::unique_ptr<RecordParser> inner, std::string service)
+      : inner_(std::move(inner)), service_(std::move(service)) {}
+  bool parse(std::string_view line, Record& record) override {
+    if (!inner_->parse(line, record)) return false;
+    record[FieldId::kService] = service_;
+    return true;
+  }
+  bool provides(FieldId id) const override { return id == FieldId::kService || inner_->provides(id); }
+  void begin_input(std::string_view name) override { inner_->begin_input(name); }
+
+ private:
+  std::unique_ptr<RecordParser> inner_;
+  std::string service_;
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool looks_like_json(std::string_view line) { return line.front() == '{' && line.back() == '}'; }
+
+// "client ident user [dd/Mon/yyyy:hh:mm:ss zone] \"" with an optional leading vhost.
+bool looks_like_combined(std::string_view line) {
+  size_t open = line.find(" [");
+  if (open == std::string_view::npos) return false;
+  size_t tokens = 1;
+  for (size_t i = 0; i < open; ++i) tokens += is_space(line[i]) && !is_space(line[i + 1]);
+  if (tokens < 3 || tokens > 4) return false;
+  Micros ts = 0;
+  size_t n = parse_timestamp_prefix(line.substr(open + 1), TimeContext{}, ts);
+  return n > 0 && line.substr(open + 1 + n).substr(0, 2) == " \"";
+}
+
+bool is_key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-' || c == '@' || c == '/';
+}
+
+// The first token is key=value and at least half of the pairs are (quoted values may
+// hold spaces).
+bool looks_like_logfmt(std::string_view line) {
+  size_t pos = 0, pairs = 0, words = 0;
+  bool first = true;
+  while (pos < line.size()) {
+    while (pos < line.size() && is_space(line[pos])) ++pos;
+    if (pos == line.size()) break;
+    size_t key = pos;
+    while (pos < line.size() && is_key_char(line[pos])) ++pos;
+    bool pair = pos > key && pos < line.size() && line[pos] == '=';
+    if (first && !pair) return false;
+    first = false;
+    ++words;
+    if (pair) {
+      ++pairs;
+      ++pos;
+      if (pos < line.size() && line[pos] == '"') {
+        ++pos;
+        while (pos < line.size() && line[pos] != '"') pos += line[pos] == '\\' ? 2 : 1;
+        ++pos;
+      }
+    }
+    while (pos < line.size() && !is_space(line[pos])) ++pos;
+  }
+  return pairs * 2 >= words;
+}
+
+// Plain text of at least two whitespace-separated fields (the positional format, which
+// needs no timestamp: --field can point anywhere). Control bytes mean binary data.
+bool looks_like_fields(std::string_view line) {
+  size_t fields = 0;
+  bool in_field = false;
+  for (char ch : line) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 && c != '\t' && c != '\r') return false;
+    if (c == 0x7f) return false;
+    bool space = c == ' ' || c == '\t' || c == '\r';
+    if (!space && !in_field) ++fields;
+    in_field = !space;
+  }
+  return fields >= 2;
+}
+
+constexpr size_t kSniffLines = 16;
+
+}  // namespace
+
+std::optional<LogFormat> log_format_from_name(std::string_view name) {
+  for (size_t i = 0; i < kFormatNames.size(); ++i) {
+    if (kFormatNames[i] == name) return static_cast<LogFormat>(i);
+  }
+  return std::nullopt;
+}
+
+std::string_view log_format_name(LogFormat format) { return kFormatNames[static_cast<size_t>(format)]; }
+
+std::unique_ptr<RecordParser> make_record_parser(const LogFormatConfig& config) {
+  std::unique_ptr<RecordParser> parser;
+  switch (config.format) {
+    case LogFormat::kCombined:
+      return std::make_unique<CombinedParser>(config.service);
+    case LogFormat::kLogfmt:
+      parser = std::make_unique<LogfmtParser>(config.keys);
+      break;
+    case LogFormat::kJson:
+      parser = std::make_unique<JsonParser>(config.keys);
+      break;
+    case LogFormat::kRegex:
+      parser = std::make_unique<RegexParser>(config.regex);
+      break;
+    case LogFormat::kAuto:
+    case LogFormat::kFields:
+      parser = std::make_unique<FieldsParser>(config.positions);
+      break;
+  }
+  if (!config.service.empty()) parser = std::make_unique<ServiceOverride>(std::move(parser), config.service);
+  return parser;
+}
+
+FormatGuess sniff_log_format(std::string_view head) {
+  // Only whole lines, unless the head holds nothing else.
+  size_t last_newline = head.rfind('\n');
+  std::string_view sample = last_newline == std::string_view::npos ? head : head.substr(0, last_newline);
+
+  enum { kFieldsVote, kCombinedVote, kLogfmtVote, kJsonVote, kUnknownVote, kVotes };
+  std::array<size_t, kVotes> votes{};
+  size_t lines = 0;
+  size_t pos = 0;
+  while (pos <= sample.size() && lines < kSniffLines) {
+    size_t nl = sample.find('\n', pos);
+    if (nl == std::string_view::npos) nl = sample.size();
+    std::string_view line = trim(sample.substr(pos, nl - pos));
+    pos = nl + 1;
+    if (line.empty()) continue;
+    ++lines;
+    if (looks_like_json(line)) ++votes[kJsonVote];
+    else if (looks_like_combined(line)) ++votes[kCombinedVote];
+    else if (looks_like_logfmt(line)) ++votes[kLogfmtVote];
+    else if (looks_like_fields(line)) ++votes[kFieldsVote];
+    else ++votes[kUnknownVote];
+  }
+
+  constexpr std::array<LogFormat, 4> kFormats = {LogFormat::kFields, LogFormat::kCombined,
+                                                 LogFormat::kLogfmt, LogFormat::kJson};
+  constexpr std::array<const char*, 4> kShapes = {
+      "are whitespace-separated fields", "look like NCSA access log lines ([time] \"request\" status)",
+      "are logfmt key=value pairs", "are JSON objects"};
+  FormatGuess guess;
+  if (lines == 0) {
+    guess.reason = "no non-blank line to sniff; reading it as fields";
+    return guess;
+  }
+  size_t best = kFieldsVote;
+  for (size_t v : {kJsonVote, kCombinedVote, kLogfmtVote, kFieldsVote}) {
+    if (votes[v] > votes[best]) best = v;
+  }
+  if (votes[best] == 0) {
+    guess.certain = false;
+    guess.reason = "no log format recognised in the first " + std::to_string(lines) +
+                   " non-blank lines (expected fields, combined, logfmt or json); reading it as "
+                   "fields: choose one with --log-format";
+    return guess;
+  }
+  guess.format = kFormats[best];
+  std::string name(log_format_name(guess.format));
+  if (votes[best] == lines) {
+    guess.reason = std::to_string(lines) + " of the first " + std::to_string(lines) +
+                   " non-blank lines " + kShapes[best];
+    return guess;
+  }
+  guess.certain = false;
+  guess.reason = "mixed formats in the first " + std::to_string(lines) + " non-blank lines (";
+  const char* sep = "";
+  for (size_t v = 0; v < kVotes; ++v) {
+    if (votes[v] == 0) continue;
+    guess.reason += sep;
+    guess.reason += v == kUnknownVote ? std::string("unrecognised") : std::string(log_format_name(kFormats[v]));
+    guess.reason += " " + std::to_string(votes[v]);
+    sep = ", ";
+  }
+  guess.reason += "); reading it as " + name + ": lines in other formats count as malformed";
+  return guess;
+}
+
+FormatGuess resolve_log_format(const LogFormatConfig& config, Input& input) {
+  if (config.format != LogFormat::kAuto) return FormatGuess{config.format, true, "--log-format"};
+  return sniff_log_format(input.head(kSniffBytes));
+}
+
+}  // namespace opsktl

@@ -1,0 +1,45 @@
+// Key names that logfmt and json records are read from: SPEC §2's defaults, or the one
+// key --field NAME=KEY gives. Shared by logfmt_parser.cpp and json_parser.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "opsktl/record.hpp"
+
+namespace opsktl {
+
+struct RecordKey {
+  std::string name;  // full key; `a.b` is key b inside object a (json)
+  FieldId field;
+  uint8_t rank;      // when several keys of one field are present, the lowest rank wins
+  int64_t latency_unit_us;
+};
+
+// Every key to look for. A field with a --field key has only that key.
+std::vector<RecordKey> record_keys(const FieldKeys& keys);
+
+// Unit of a bare latency number under `key`: s for request_time and keys ending in
+// _s/_sec/_seconds, µs for _us/_usec/_micros, otherwise ms.
+int64_t latency_unit_for_key(std::string_view key);
+
+// Which field (and rank) wants the key; the tiny table makes a linear scan cheapest.
+class KeyLookup {
+ public:
+  explicit KeyLookup(const std::vector<RecordKey>& keys) : keys_(keys) {}
+  // Calls `fn(const RecordKey&)` for every field that wants `name` (usually none or one).
+  template <typename Fn>
+  void for_each_match(std::string_view name, Fn&& fn) const {
+    for (const RecordKey& key : keys_) {
+      if (key.name.size() == name.size() && std::string_view(key.name) == name) fn(key);
+    }
+  }
+  const std::vector<RecordKey>& keys() const { return keys_; }
+
+ private:
+  std::vector<RecordKey> keys_;
+};
+
+}  // namespace opsktl

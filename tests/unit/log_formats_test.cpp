@@ -1,0 +1,348 @@
+// The combined, logfmt, json and regex record parsers and --log-format auto sniffing.
+#include <gtest/gtest.h>
+
+#include "opsktl/error.hpp"
+#include "opsktl/input.hpp"
+#include "opsktl/record.hpp"
+#include "opsktl/timestamp.hpp"
+#include "test_helpers.hpp"
+
+namespace opsktl {
+namespace {
+
+std::unique_ptr<RecordParser> parser_for(LogFormat format, FieldKeys keys = {}, std::string service = "") {
+  LogFormatConfig config;
+  config.format = format;
+  config.keys = std::move(keys);
+  config.service = std::move(service);
+  return make_record_parser(config);
+}
+
+std::unique_ptr<RecordParser> regex_parser(const std::string& pattern) {
+  LogFormatConfig config;
+  config.format = LogFormat::kRegex;
+  config.regex = pattern;
+  return make_record_parser(config);
+}
+
+// --- combined ------------------------------------------------------------------------
+
+TEST(CombinedParser, ReadsTheCombinedFormat) {
+  auto parser = parser_for(LogFormat::kCombined);
+  parser->begin_input("/var/log/nginx/shop.log.1.gz");
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"(203.0.113.7 - alice [19/Dec/2025:10:01:02 +0000] "GET /api/v1/orders?id=5&x=1 HTTP/1.1" 500 123 "https://ex.com/" "curl/8.0.1")",
+      r));
+  EXPECT_EQ(r[FieldId::kClient], "203.0.113.7");
+  EXPECT_EQ(r[FieldId::kTs], "19/Dec/2025:10:01:02 +0000");
+  EXPECT_EQ(r[FieldId::kMethod], "GET");
+  EXPECT_EQ(r[FieldId::kPath], "/api/v1/orders");
+  EXPECT_EQ(r[FieldId::kStatus], "500");
+  EXPECT_EQ(r[FieldId::kService], "shop");  // the file's base name
+  EXPECT_EQ(r[FieldId::kLatency], "");
+  EXPECT_TRUE(parser->provides(FieldId::kMethod));
+  EXPECT_FALSE(parser->provides(FieldId::kEvent));
+}
+
+TEST(CombinedParser, ReadsTheCommonFormatWithDashes) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  ASSERT_TRUE(parser->parse(R"(10.0.0.1 - - [19/Dec/2025:10:01:02 -0500] "POST /login HTTP/1.0" 302 -)", r));
+  EXPECT_EQ(r[FieldId::kStatus], "302");
+  EXPECT_EQ(r[FieldId::kPath], "/login");
+  EXPECT_EQ(r[FieldId::kService], "-");  // standard input
+}
+
+TEST(CombinedParser, KeepsEscapedQuotesInsideRequestAndUserAgent) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a\"b?q=\"x\" HTTP/1.1" 404 0 "-" "Mozilla \"quoted\" \\" host=web rt=0.250)",
+      r));
+  EXPECT_EQ(r[FieldId::kPath], R"(/a\"b)");
+  EXPECT_EQ(r[FieldId::kStatus], "404");
+  EXPECT_EQ(r[FieldId::kService], "web");
+  EXPECT_EQ(r[FieldId::kLatency], "0.250");
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
+}
+
+TEST(CombinedParser, ReadsIpv6ClientsAndVhostPrefix) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"(shop.example.com:443 2001:db8::1 - - [19/Dec/2025:10:01:02 +0000] "DELETE /cart/7 HTTP/2.0" 503 12 "-" "ua" host=other)",
+      r));
+  EXPECT_EQ(r[FieldId::kClient], "2001:db8::1");
+  EXPECT_EQ(r[FieldId::kService], "shop.example.com");  // vhost wins over host=
+  EXPECT_EQ(r[FieldId::kMethod], "DELETE");
+}
+
+TEST(CombinedParser, ServiceOptionWinsOverEverything) {
+  auto parser = parser_for(LogFormat::kCombined, {}, "api");
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"(v:80 1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET / HTTP/1.1" 200 1 "-" "ua" host=h)", r));
+  EXPECT_EQ(r[FieldId::kService], "api");
+}
+
+TEST(CombinedParser, LatencyFromRequestTimeOrTrailingMicroseconds) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  const std::string head = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /x HTTP/1.1" 200 5 "-" "ua")";
+  ASSERT_TRUE(parser->parse(head + " request_time=1.5", r));
+  EXPECT_EQ(r[FieldId::kLatency], "1.5");
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
+  ASSERT_TRUE(parser->parse(head + " 120500", r));
+  EXPECT_EQ(r[FieldId::kLatency], "120500");
+  EXPECT_EQ(r.latency_unit_us, 1);
+  ASSERT_TRUE(parser->parse(head + " 0.120", r));  // nginx $request_time without a key
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
+  ASSERT_TRUE(parser->parse(head + " 120500 host=a", r));  // not the final field
+  EXPECT_EQ(r[FieldId::kLatency], "");
+  ASSERT_TRUE(parser->parse(R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /x HTTP/1.1" 200 5)", r));
+  EXPECT_EQ(r[FieldId::kLatency], "");  // the bytes field is not a latency
+}
+
+TEST(CombinedParser, AbsoluteTargetsAndStarAndConnect) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  const std::string pre = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] ")";
+  ASSERT_TRUE(parser->parse(pre + R"(GET http://ex.com/a/b?c HTTP/1.1" 200 1)", r));
+  EXPECT_EQ(r[FieldId::kPath], "/a/b");
+  ASSERT_TRUE(parser->parse(pre + R"(GET http://ex.com HTTP/1.1" 200 1)", r));
+  EXPECT_EQ(r[FieldId::kPath], "/");
+  ASSERT_TRUE(parser->parse(pre + R"(OPTIONS * HTTP/1.1" 200 1)", r));
+  EXPECT_EQ(r[FieldId::kPath], "*");
+  ASSERT_TRUE(parser->parse(pre + R"(CONNECT ex.com:443 HTTP/1.1" 400 1)", r));
+  EXPECT_EQ(r[FieldId::kPath], "ex.com:443");
+}
+
+TEST(CombinedParser, GarbageRequestsAreMalformed) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  const std::string pre = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] ")";
+  for (const std::string request :
+       {"-", R"(\x16\x03\x01\x00\xa5\x01)", "GET", "GET /a HTTP/1.1 extra", "get /a HTTP/1.1",
+        "GET nothing HTTP/1.1", "", "GET /a FTP/1.0"}) {
+    EXPECT_FALSE(parser->parse(pre + request + "\" 400 0 \"-\" \"-\"", r)) << request;
+  }
+  EXPECT_TRUE(parser->parse(pre + "GET /a\" 200 1", r));  // HTTP/0.9
+}
+
+TEST(CombinedParser, TruncatedLinesAreMalformed) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  for (const char* line : {"", "1.2.3.4 - -", "1.2.3.4 - - [19/Dec/2025:10:01:02 +0000",
+                           R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1)",
+                           R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1")",
+                           R"(1.2.3.4 [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)",
+                           R"(a b c d e [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)",
+                           R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1 "unterminated)"}) {
+    EXPECT_FALSE(parser->parse(line, r)) << line;
+  }
+}
+
+TEST(CombinedParser, ServiceFromFileName) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  const char* line = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)";
+  for (auto [name, service] : std::vector<std::pair<std::string, std::string>>{
+           {"access.log", "access"}, {"/x/y/api.example.com.log.12.gz", "api.example.com"},
+           {"serviceA.log", "serviceA"}, {"plain", "plain"}, {"-", "-"}, {"a.1", "a"}}) {
+    parser->begin_input(name);
+    ASSERT_TRUE(parser->parse(line, r));
+    EXPECT_EQ(r[FieldId::kService], service) << name;
+  }
+}
+
+// --- logfmt --------------------------------------------------------------------------
+
+TEST(LogfmtParser, ReadsDefaultKeysFirstPresentWins) {
+  auto parser = parser_for(LogFormat::kLogfmt);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"(time=2025-12-19T10:01:02Z level=error app=shop service=checkout uri=/u path=/api/v1/orders code=500 latency_ms=12.5 msg="upstream \"timed\" out")",
+      r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-19T10:01:02Z");
+  EXPECT_EQ(r[FieldId::kService], "checkout");  // service ranks before app
+  EXPECT_EQ(r[FieldId::kPath], "/api/v1/orders");
+  EXPECT_EQ(r[FieldId::kStatus], "500");
+  EXPECT_EQ(r[FieldId::kLatency], "12.5");
+  EXPECT_EQ(r.latency_unit_us, 1000);
+  EXPECT_EQ(r[FieldId::kEvent], R"(upstream "timed" out)");
+}
+
+TEST(LogfmtParser, QuotedValuesKeepSpacesAndEscapes) {
+  auto parser = parser_for(LogFormat::kLogfmt);
+  Record r;
+  ASSERT_TRUE(parser->parse(R"(service="my app" path="/a b" status=200 event="a\\b\nc" bare)", r));
+  EXPECT_EQ(r[FieldId::kService], "my app");
+  EXPECT_EQ(r[FieldId::kPath], "/a b");
+  EXPECT_EQ(r[FieldId::kEvent], "a\\b\nc");
+}
+
+TEST(LogfmtParser, RequestTimeIsInSeconds) {
+  auto parser = parser_for(LogFormat::kLogfmt);
+  Record r;
+  ASSERT_TRUE(parser->parse("status=200 request_time=0.120", r));
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
+}
+
+TEST(LogfmtParser, CustomKeysReplaceDefaults) {
+  FieldKeys keys;
+  keys[static_cast<size_t>(FieldId::kStatus)] = "http.status";
+  keys[static_cast<size_t>(FieldId::kPath)] = "msg";
+  auto parser = parser_for(LogFormat::kLogfmt, keys);
+  Record r;
+  ASSERT_TRUE(parser->parse("status=200 http.status=503 msg=/x", r));
+  EXPECT_EQ(r[FieldId::kStatus], "503");
+  EXPECT_EQ(r[FieldId::kPath], "/x");
+  EXPECT_EQ(r[FieldId::kEvent], "/x");  // msg still feeds event by default
+}
+
+TEST(LogfmtParser, UnterminatedQuoteOrMissingKeyIsMalformed) {
+  auto parser = parser_for(LogFormat::kLogfmt);
+  Record r;
+  EXPECT_FALSE(parser->parse(R"(status=200 msg="oops)", r));
+  EXPECT_FALSE(parser->parse("=5 status=200", r));
+  EXPECT_TRUE(parser->parse("", r));
+}
+
+// --- json ----------------------------------------------------------------------------
+
+TEST(JsonParser, ReadsStringsNumbersAndNestedKeys) {
+  FieldKeys keys;
+  keys[static_cast<size_t>(FieldId::kStatus)] = "http.response.status";
+  auto parser = parser_for(LogFormat::kJson, keys);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"({"@timestamp":"2025-12-19T10:01:02Z","service":"shop","path":"/a\/b\"c","status":200,)"
+      R"("http":{"response":{"status":503},"x":[1,{"y":2}]},"latency":17.5,"extra":null})",
+      r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-19T10:01:02Z");
+  EXPECT_EQ(r[FieldId::kService], "shop");
+  EXPECT_EQ(r[FieldId::kPath], "/a/b\"c");
+  EXPECT_EQ(r[FieldId::kStatus], "503");
+  EXPECT_EQ(r[FieldId::kLatency], "17.5");
+  EXPECT_EQ(r.latency_unit_us, 1000);
+}
+
+TEST(JsonParser, ReadsJournaldExport) {
+  auto parser = parser_for(LogFormat::kJson);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"({"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1766138462123456","_SYSTEMD_UNIT":"nginx.service",)"
+      R"("MESSAGE":"nginx.service: Scheduled restart job, restart counter is at 3.","PRIORITY":"6"})",
+      r));
+  EXPECT_EQ(r[FieldId::kTs], "1766138462123456");
+  EXPECT_EQ(r[FieldId::kService], "nginx.service");
+  EXPECT_EQ(r[FieldId::kEvent], "nginx.service: Scheduled restart job, restart counter is at 3.");
+  EXPECT_EQ(parse_timestamp(r[FieldId::kTs], TimeContext{}), Micros{1766138462123456});
+}
+
+TEST(JsonParser, FirstPresentKeyWinsWhateverTheOrder) {
+  auto parser = parser_for(LogFormat::kJson);
+  Record r;
+  ASSERT_TRUE(parser->parse(R"({"request_time":0.5,"status_code":"404","latency_ms":250,"code":500})", r));
+  EXPECT_EQ(r[FieldId::kStatus], "500");  // code ranks before status_code
+  EXPECT_EQ(r[FieldId::kLatency], "250");
+  EXPECT_EQ(r.latency_unit_us, 1000);
+}
+
+TEST(JsonParser, NotOneObjectIsMalformed) {
+  auto parser = parser_for(LogFormat::kJson);
+  Record r;
+  for (const char* line : {"", "[1,2]", "plain text", R"({"status":500)", R"({"status":500} {"a":1})",
+                           R"({"status":500} trailing)", R"({"status":})", "{\"a\":\"\xff\"}"}) {
+    EXPECT_FALSE(parser->parse(line, r)) << line;
+  }
+  EXPECT_TRUE(parser->parse(R"(  {"status":500}  )", r));
+  EXPECT_EQ(r[FieldId::kStatus], "500");
+}
+
+// --- regex ---------------------------------------------------------------------------
+
+TEST(RegexParser, NamedGroupsBecomeFields) {
+  auto parser = regex_parser(R"(^(?P<ts>\S+) \[(?P<service>[^\]]+)\] (?P<method>[A-Z]+) (?P<path>\S+) -> (?P<status>\d{3})(?: in (?P<latency>\S+))?)");
+  Record r;
+  ASSERT_TRUE(parser->parse("2025-12-19T10:01:02Z [api] GET /a -> 502 in 30ms", r));
+  EXPECT_EQ(r[FieldId::kService], "api");
+  EXPECT_EQ(r[FieldId::kMethod], "GET");
+  EXPECT_EQ(r[FieldId::kStatus], "502");
+  EXPECT_EQ(r[FieldId::kLatency], "30ms");
+  ASSERT_TRUE(parser->parse("2025-12-19T10:01:02Z [api] GET /a -> 200", r));
+  EXPECT_EQ(r[FieldId::kLatency], "");
+  EXPECT_FALSE(parser->parse("something else", r));
+  EXPECT_TRUE(parser->provides(FieldId::kStatus));
+  EXPECT_FALSE(parser->provides(FieldId::kEvent));
+}
+
+TEST(RegexParser, BadPatternThrowsWithRe2Message) {
+  try {
+    regex_parser("(?P<status>\\d+");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "--regex: missing ): (?P<status>\\d+");
+  }
+}
+
+// --- --service and auto ----------------------------------------------------------------
+
+TEST(ServiceOption, ReplacesTheServiceOfOtherFormats) {
+  auto parser = parser_for(LogFormat::kJson, {}, "fixed");
+  Record r;
+  ASSERT_TRUE(parser->parse(R"({"service":"x","status":200})", r));
+  EXPECT_EQ(r[FieldId::kService], "fixed");
+}
+
+TEST(SniffLogFormat, RecognisesEachFormat) {
+  EXPECT_EQ(sniff_log_format("2025-12-19T10:01:02Z s /p 500 1\n1703000000 nginx restarted\n").format,
+            LogFormat::kFields);
+  EXPECT_EQ(sniff_log_format(R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET / HTTP/1.1" 200 1 "-" "-")"
+                             "\n")
+                .format,
+            LogFormat::kCombined);
+  EXPECT_EQ(sniff_log_format("ts=1 level=info msg=\"a b\" status=200\n").format, LogFormat::kLogfmt);
+  EXPECT_EQ(sniff_log_format("\n  \n{\"a\":1}\n{\"b\":2}\n").format, LogFormat::kJson);
+  EXPECT_EQ(sniff_log_format("Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening\n").format,
+            LogFormat::kFields);
+  FormatGuess guess = sniff_log_format("{\"a\":1}\n");
+  EXPECT_TRUE(guess.certain);
+  EXPECT_EQ(guess.reason, "1 of the first 1 non-blank lines are JSON objects");
+}
+
+TEST(SniffLogFormat, MixedAndUnknownInputIsUncertain) {
+  FormatGuess mixed = sniff_log_format("{\"a\":1}\n{\"a\":2}\nts=1 status=200\n");
+  EXPECT_EQ(mixed.format, LogFormat::kJson);
+  EXPECT_FALSE(mixed.certain);
+  EXPECT_EQ(mixed.reason,
+            "mixed formats in the first 3 non-blank lines (logfmt 1, json 2); reading it as json: "
+            "lines in other formats count as malformed");
+  FormatGuess unknown = sniff_log_format("\x7f" "ELF\x02\x01\n%%%\n");
+  EXPECT_EQ(unknown.format, LogFormat::kFields);
+  EXPECT_FALSE(unknown.certain);
+  FormatGuess empty = sniff_log_format("\n\n");
+  EXPECT_TRUE(empty.certain);
+}
+
+TEST(SniffLogFormat, IgnoresALastLineCutOffByTheHead) {
+  EXPECT_TRUE(sniff_log_format("{\"a\":1}\n{\"a\":2}\n2025-12-19T10:0").certain);
+}
+
+TEST(InputHead, StreamStillDeliversEveryByte) {
+  test::TempDir dir;
+  std::string data;
+  for (int i = 0; i < 5000; ++i) data += "line " + std::to_string(i) + "\n";
+  test::write_file(dir.file("a.log"), data);
+  Input input = Input::open(dir.file("a.log"));
+  EXPECT_EQ(input.head(100), data.substr(0, 100));
+  EXPECT_EQ(input.head(100), data.substr(0, 100));
+  std::string all;
+  char buffer[777];
+  while (size_t n = input.stream().read(buffer, sizeof buffer)) all.append(buffer, n);
+  EXPECT_EQ(all, data);
+}
+
+}  // namespace
+}  // namespace opsktl
