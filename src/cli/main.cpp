@@ -21,6 +21,7 @@ struct SubcommandEntry {
 
 constexpr SubcommandEntry kSubcommands[] = {
     {"errors-by-endpoint", "Which service/path returns the most errors (5xx)", setup_errors_by_endpoint},
+    {"merge", "Merge time-sorted logs into one timeline", setup_merge},
 };
 
 int run_main(int argc, char** argv) {
