@@ -27,8 +27,11 @@ test-asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
-bench: build
+bench: deps
 	@scripts/install-deps.sh --bench
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DOPSKTL_WERROR=ON -DOPSKTL_BUILD_BENCH=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@$(BUILD)/bench/opsktl_micro_bench --benchmark_min_time=0.2
 	@bench/run.sh $(BUILD)/opsktl
 
 clean:
