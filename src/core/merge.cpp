@@ -51,7 +51,7 @@ namespace {
 constexpr Micros kEarliest = std::numeric_limits<Micros>::min();
 constexpr size_t kSpillBytes = size_t{1} << 20;
 constexpr size_t kMinReadBuffer = size_t{16} << 10;
-constexpr size_t kMaxReadBuffer = size_t{1} << 20;
+constexpr size_t kMaxReadBuffer = size_t{256} << 10;
 constexpr size_t kMaxFanIn = 1024;
 
 // --- Timestamp extractors ---------------------------------------------------------
@@ -567,46 +567,48 @@ class RunSource final : public RecordSource {
 
 // --- The merge ------------------------------------------------------------------------
 
-// Emits every record of `sources` in (instant, source index) order.
+// Emits every record of `sources` in (instant, source index) order, with a tree of
+// losers: after the winner emits, only the path from its leaf to the root is replayed,
+// one comparison per level. A key is (instant, index) packed into one 128-bit integer,
+// and the tree's nodes hold the losers' keys themselves, so that a level is a load that
+// does not depend on the previous level plus a min/max, which compile to conditional
+// moves. Which input wins is random: with a binary heap of indices (two mispredicted
+// branches and two dependent loads per level) the selection took 21% of the run time
+// on 16 generated inputs (bench/merge.sh); this tree takes about 15%, and the whole
+// merge 20% less CPU time.
 void merge_sources(std::vector<std::unique_ptr<RecordSource>>& sources, MergeSink& sink) {
-  struct Entry {
-    Micros instant;
-    size_t index;
-    bool operator<(const Entry& other) const {
-      return instant != other.instant ? instant < other.instant : index < other.index;
-    }
+  const size_t k = sources.size();
+  if (k == 0) return;
+  __extension__ using Key = __int128;
+  // An exhausted source's instant: later than any the parser can produce.
+  constexpr Micros kDone = std::numeric_limits<Micros>::max();
+  auto make_key = [](Micros instant, size_t index) {
+    return static_cast<Key>(instant) * (Key{1} << 32) + static_cast<Key>(index);
   };
-  std::vector<Entry> heap;
-  heap.reserve(sources.size());
-  for (size_t i = 0; i < sources.size(); ++i) {
-    if (sources[i]->has_head()) heap.push_back({sources[i]->head(), i});
-  }
-  auto sift_down = [&heap](size_t i) {
-    const size_t n = heap.size();
-    Entry moving = heap[i];
-    for (;;) {
-      size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && heap[child + 1] < heap[child]) ++child;
-      if (!(heap[child] < moving)) break;
-      heap[i] = heap[child];
-      i = child;
-    }
-    heap[i] = moving;
-  };
-  for (size_t i = heap.size() / 2; i-- > 0;) sift_down(i);
+  auto index_of = [](Key key) { return static_cast<size_t>(static_cast<uint64_t>(key) & 0xFFFFFFFFu); };
+  auto key_of = [&](size_t i) { return make_key(sources[i]->has_head() ? sources[i]->head() : kDone, i); };
 
-  while (!heap.empty()) {
-    RecordSource& source = *sources[heap.front().index];
+  // Node p (1..k-1) has children 2p and 2p+1; node k+i is the leaf of source i.
+  std::vector<Key> loser(k);
+  std::vector<Key> winner(k);
+  for (size_t p = k - 1; p >= 1; --p) {
+    Key a = 2 * p >= k ? key_of(2 * p - k) : winner[2 * p];
+    Key b = 2 * p + 1 >= k ? key_of(2 * p + 1 - k) : winner[2 * p + 1];
+    winner[p] = std::min(a, b);
+    loser[p] = std::max(a, b);
+  }
+  Key top = k == 1 ? key_of(0) : winner[1];
+  const Key done = make_key(kDone, 0);
+  while (top < done) {
+    size_t index = index_of(top);
+    RecordSource& source = *sources[index];
     source.emit(sink);
-    if (source.has_head()) {
-      heap.front().instant = source.head();
-    } else {
-      heap.front() = heap.back();
-      heap.pop_back();
-      if (heap.empty()) break;
+    top = make_key(source.has_head() ? source.head() : kDone, index);
+    for (size_t p = (index + k) >> 1; p >= 1; p >>= 1) {
+      Key other = loser[p];
+      loser[p] = std::max(other, top);
+      top = std::min(other, top);
     }
-    sift_down(0);
   }
 }
 
