@@ -120,6 +120,7 @@ void OutputWriter::add_record(std::span<const Cell> cells) {
       std::vector<std::string> row;
       for (size_t i = 0; i < cells.size(); ++i) row.push_back(human(cells[i], columns_[i].kind));
       table_rows_.push_back(std::move(row));
+      if (streaming_) flush_table();
       break;
     }
   }
@@ -204,8 +205,11 @@ void OutputWriter::flush_table() {
     });
     header.push_back(name);
   }
-  if (arrays_ > 1) buffer_ += '\n';
-  emit(header);
+  if (!(streaming_ && header_written_)) {
+    if (arrays_ > 1) buffer_ += '\n';
+    emit(header);
+    header_written_ = streaming_;
+  }
   for (const auto& row : table_rows_) emit(row);
   table_rows_.clear();
 }
@@ -220,7 +224,7 @@ void OutputWriter::finish(const nlohmann::ordered_json& summary) {
 }
 
 void OutputWriter::flush_if_needed() {
-  if (buffer_.size() >= kFlushBytes || (line_buffered_ && format_ == OutputFormat::kTsv)) flush();
+  if (buffer_.size() >= kFlushBytes || (line_buffered_ && format_ == OutputFormat::kTsv) || streaming_) flush();
 }
 
 void OutputWriter::flush() {

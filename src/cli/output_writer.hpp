@@ -50,6 +50,10 @@ class OutputWriter {
   void end_records();
   // Ends the output; json adds `summary`. Flushes everything.
   void finish(const nlohmann::ordered_json& summary);
+  // Writes and flushes every record as soon as it is added (--follow). A table then
+  // prints its header once, before its first row, and pads each row on its own instead
+  // of aligning all rows. Call before begin_records.
+  void set_streaming(bool streaming) { streaming_ = streaming; }
 
  private:
   void write_tsv(std::span<const Cell> cells);
@@ -67,6 +71,8 @@ class OutputWriter {
   size_t arrays_ = 0;
   size_t records_in_array_ = 0;
   std::vector<std::vector<std::string>> table_rows_;  // rendered cells, table format only
+  bool streaming_ = false;
+  bool header_written_ = false;  // streaming table
 };
 
 }  // namespace opsktl::cli

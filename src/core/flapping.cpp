@@ -1,0 +1,501 @@
+// Flapping detection is a sliding window per service: at each restart at time t, the
+// restarts of that service in [t - window, t] are counted, and the restart alerts when
+// the count exceeds N. Because a service's restarts arrive in time order (late ones are
+// refused), the window is a queue: push t at the back, pop what fell out at the front.
+// The queue lives in a per-service ring buffer that is released as soon as only the
+// newest restart is inside the window (the newest is kept apart, so the common quiet
+// service never allocates). Memory is O(services + restarts inside the windows).
+//
+// A global sweep (dropping every service whose newest restart is older than the
+// newest time seen minus the window) was rejected: it is only right when the input is
+// in time order across services, and `opsktl flapping nginx.log redis.log` with one
+// log per service is not. A service that goes quiet keeps at most its last window.
+//
+// Out-of-order input: a restart earlier than its service's newest is refused and
+// counted as late. --reorder DUR puts restarts through a min-heap on (time, arrival)
+// and releases those at least DUR older than the newest time seen, so a restart up to
+// DUR late still arrives in order; the heap holds O(restarts in DUR).
+//
+// Episodes: consecutive alerting restarts of one service. The first alert's window
+// supplies start (its earliest restart) and every later alert in the run adds one
+// restart, so restarts = first count + alerts - 1.
+#include "opsktl/flapping.hpp"
+
+#include <poll.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <limits>
+#include <queue>
+#include <unistd.h>
+
+#include "opsktl/error.hpp"
+#include "opsktl/follow.hpp"
+#include "opsktl/input.hpp"
+
+namespace opsktl {
+
+// ---- FlappingDetector ----------------------------------------------------------
+
+struct FlappingDetector::ServiceState {
+  // Restarts in the window older than `newest`, oldest first.
+  std::unique_ptr<Micros[]> ring;
+  uint32_t head = 0, size = 0, capacity = 0;
+  Micros newest = 0;
+  bool seen = false;
+  bool open = false;  // an episode is running
+  Micros episode_start = 0, episode_end = 0;
+  uint64_t episode_restarts = 0, episode_peak = 0;
+
+  Micros front() const { return ring[head]; }
+  void pop_front() {
+    head = head + 1 == capacity ? 0 : head + 1;
+    --size;
+  }
+  void resize(uint32_t new_capacity) {
+    std::unique_ptr<Micros[]> grown;
+    if (new_capacity > 0) {
+      grown = std::make_unique<Micros[]>(new_capacity);
+      for (uint32_t i = 0; i < size; ++i) grown[i] = ring[(head + i) % capacity];
+    }
+    ring = std::move(grown);
+    capacity = new_capacity;
+    head = 0;
+  }
+  void push_back(Micros ts) {
+    if (size == capacity) resize(capacity == 0 ? 4 : capacity * 2);
+    uint32_t tail = head + size;
+    if (tail >= capacity) tail -= capacity;
+    ring[tail] = ts;
+    ++size;
+  }
+};
+
+FlappingDetector::FlappingDetector(uint64_t max_restarts, Micros window, AlertMode mode,
+                                   bool sorted_episodes, FlappingSink& sink)
+    : max_restarts_(max_restarts), window_(window), mode_(mode), sorted_episodes_(sorted_episodes), sink_(sink) {}
+
+FlappingDetector::~FlappingDetector() = default;
+
+uint32_t FlappingDetector::intern(std::string_view service) {
+  uint32_t& id = ids_.find_or_insert(service);
+  if (id == 0) {
+    states_.emplace_back();
+    names_.push_back(ids_.entries().back().key);
+    id = static_cast<uint32_t>(states_.size());
+  }
+  return id - 1;
+}
+
+bool FlappingDetector::add_restart(uint32_t service, Micros ts) {
+  ServiceState& s = states_[service];
+  uint64_t count = 1;
+  if (s.seen) {
+    if (ts < s.newest) return false;
+    // Saturate: a window reaching before the earliest representable time holds all.
+    Micros low = ts >= std::numeric_limits<Micros>::min() + window_ ? ts - window_
+                                                                   : std::numeric_limits<Micros>::min();
+    while (s.size > 0 && s.front() < low) s.pop_front();
+    if (s.newest >= low) s.push_back(s.newest);
+    if (s.size == 0 && s.capacity > 0) {
+      s.resize(0);
+    } else if (s.capacity > 16 && s.size * 4 <= s.capacity) {
+      s.resize(s.capacity / 2);
+    }
+    count += s.size;
+  }
+  s.newest = ts;
+  s.seen = true;
+  ++restarts_;
+  if (count <= max_restarts_) {
+    if (s.open) end_episode(service);
+    return true;
+  }
+  ++alerts_;
+  if (mode_ == AlertMode::kEvery) {
+    sink_.alert(FlappingAlert{ts, names_[service], count});
+  } else if (!s.open) {
+    s.open = true;
+    s.episode_start = s.size > 0 ? s.front() : ts;
+    s.episode_end = ts;
+    s.episode_restarts = count;
+    s.episode_peak = count;
+    open_episodes_.push_back(service);
+  } else {
+    s.episode_end = ts;
+    ++s.episode_restarts;
+    s.episode_peak = std::max(s.episode_peak, count);
+  }
+  return true;
+}
+
+void FlappingDetector::end_episode(uint32_t service) {
+  ServiceState& s = states_[service];
+  s.open = false;
+  ++episodes_;
+  auto it = std::find(open_episodes_.begin(), open_episodes_.end(), service);
+  if (it != open_episodes_.end()) {
+    *it = open_episodes_.back();
+    open_episodes_.pop_back();
+  }
+  FlappingEpisode episode{names_[service], s.episode_start, s.episode_end, s.episode_restarts,
+                          s.episode_peak};
+  if (sorted_episodes_) {
+    held_.push_back(episode);
+  } else {
+    sink_.episode(episode);
+  }
+}
+
+void FlappingDetector::close_episodes_before(Micros now) {
+  if (max_restarts_ == 0 || open_episodes_.empty()) return;
+  std::vector<uint32_t> ending;
+  for (uint32_t service : open_episodes_) {
+    // A later restart at `now` or after has only itself in its window: count 1 <= N.
+    if (states_[service].episode_end < now - window_) ending.push_back(service);
+  }
+  std::sort(ending.begin(), ending.end(), [&](uint32_t a, uint32_t b) {
+    if (states_[a].episode_end != states_[b].episode_end) return states_[a].episode_end < states_[b].episode_end;
+    return names_[a] < names_[b];
+  });
+  for (uint32_t service : ending) end_episode(service);
+}
+
+void FlappingDetector::finish() {
+  std::vector<uint32_t> open = open_episodes_;
+  std::sort(open.begin(), open.end(), [&](uint32_t a, uint32_t b) {
+    if (states_[a].episode_end != states_[b].episode_end) return states_[a].episode_end < states_[b].episode_end;
+    return names_[a] < names_[b];
+  });
+  for (uint32_t service : open) end_episode(service);
+  std::stable_sort(held_.begin(), held_.end(), [](const FlappingEpisode& a, const FlappingEpisode& b) {
+    if (a.end != b.end) return a.end < b.end;
+    return a.service < b.service;
+  });
+  for (const FlappingEpisode& episode : held_) sink_.episode(episode);
+  held_.clear();
+  held_.shrink_to_fit();
+}
+
+size_t FlappingDetector::stored_restarts() const {
+  size_t total = 0;
+  for (const ServiceState& s : states_) total += s.size;
+  return total;
+}
+
+// ---- Reading the inputs ----------------------------------------------------------
+
+namespace {
+
+struct Held {
+  Micros ts;
+  uint64_t seq;  // arrival order: equal times stay in input order
+  uint32_t service;
+  uint32_t input;
+  uint64_t line;
+  bool operator>(const Held& other) const {
+    return ts != other.ts ? ts > other.ts : seq > other.seq;
+  }
+};
+
+// The first malformed line under --strict: ends the run, unlike a read error.
+class StrictStop : public Error {
+ public:
+  using Error::Error;
+};
+
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+std::unique_ptr<RE2> compile(const std::string& pattern) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  return std::make_unique<RE2>(pattern, options);
+}
+
+class Detection {
+ public:
+  Detection(const FlappingOptions& options, FlappingSink& sink)
+      : options_(options),
+        sink_(sink),
+        detector_(options.max_restarts, options.window, options.alerts, !options.follow, sink),
+        parsers_(options.inputs.size()) {
+    for (char c : options.event) event_ += ascii_lower(c);
+    if (!options.event_regex.empty()) {
+      regex_ = compile(options.event_regex);
+      if (!regex_->ok()) throw Error("--event-regex: " + regex_->error());
+    }
+    late_reported_.assign(options.inputs.size(), false);
+  }
+
+  FlappingResult run() {
+    if (options_.follow) {
+      follow_all();
+    } else {
+      for (uint32_t i = 0; i < options_.inputs.size(); ++i) read_once(i);
+    }
+    release(std::numeric_limits<Micros>::max());
+    detector_.finish();
+    result_.restarts = detector_.restarts();
+    result_.services = detector_.services();
+    result_.alerts = detector_.alerts();
+    result_.episodes = detector_.episodes();
+    return std::move(result_);
+  }
+
+ private:
+  // One line (or the first piece of an overlong one, `whole` false) of input `input`.
+  void line(std::string_view text, uint32_t input, uint64_t number, bool whole) {
+    InputParser& in = parsers_[input];
+    if (in.refused) return;
+    ++result_.lines;
+    if (!whole) return malformed(input, number);
+    text = strip_cr(text);
+    if (is_blank(text)) return;
+    if (!in.parser) {
+      // Follow mode sniffs `auto` on the first line rather than wait for a full head.
+      if (!choose_parser(input, options_.log_format.format == LogFormat::kAuto
+                                    ? sniff_log_format(text)
+                                    : FormatGuess{options_.log_format.format, true, "--log-format"})) {
+        return;
+      }
+    }
+    if (!in.parser->parse(text, record_)) return malformed(input, number);
+    std::string_view event = record_[FieldId::kEvent];
+    if (!is_restart(event, text, in.event_to_end)) return;
+    std::string_view service = record_[FieldId::kService];
+    if (service.empty()) return malformed(input, number);
+    auto ts = parse_timestamp(record_[FieldId::kTs], options_.time_context);
+    if (!ts) return malformed(input, number);
+    if ((options_.since && *ts < *options_.since) || (options_.until && *ts > *options_.until)) {
+      ++result_.filtered_out;
+      return;
+    }
+    uint32_t id = detector_.intern(service);
+    if (options_.reorder > 0) {
+      held_.push(Held{*ts, seq_++, id, input, number});
+      newest_ = std::max(newest_, *ts);
+      release(newest_ - options_.reorder);
+    } else {
+      newest_ = std::max(newest_, *ts);
+      count(id, *ts, input, number);
+    }
+  }
+
+  bool is_restart(std::string_view event, std::string_view text, bool event_to_end) const {
+    if (regex_) {
+      if (event.data() == nullptr) return false;
+      std::string_view subject = event;
+      if (event_to_end) subject = std::string_view(event.data(), static_cast<size_t>(text.data() + text.size() - event.data()));
+      return RE2::PartialMatch(subject, *regex_);
+    }
+    if (event.size() != event_.size()) return false;
+    for (size_t i = 0; i < event.size(); ++i) {
+      if (ascii_lower(event[i]) != event_[i]) return false;
+    }
+    return true;
+  }
+
+  void count(uint32_t service, Micros ts, uint32_t input, uint64_t number) {
+    if (detector_.add_restart(service, ts)) return;
+    ++result_.late;
+    std::string where = options_.inputs[input] + ":" + std::to_string(number);
+    if (result_.first_late.empty()) result_.first_late = where;
+    if (!late_reported_[input]) {
+      late_reported_[input] = true;
+      sink_.late(where);
+    }
+  }
+
+  // Counts the held restarts at or before `upto`, oldest first.
+  void release(Micros upto) {
+    while (!held_.empty() && held_.top().ts <= upto) {
+      Held h = held_.top();
+      held_.pop();
+      count(h.service, h.ts, h.input, h.line);
+    }
+  }
+
+  void malformed(uint32_t input, uint64_t number) {
+    ++result_.malformed;
+    if (result_.first_malformed.empty()) {
+      result_.first_malformed = options_.inputs[input] + ":" + std::to_string(number);
+    }
+    if (options_.strict) {
+      throw StrictStop(options_.inputs[input] + ":" + std::to_string(number) + ": malformed line (--strict)");
+    }
+  }
+
+  // Sets up the parser of `input` for `guess`. False (and a problem) when that format
+  // lacks a field flapping needs: the input is then skipped.
+  bool choose_parser(uint32_t input, const FormatGuess& guess) {
+    const std::string& name = options_.inputs[input];
+    InputParser& in = parsers_[input];
+    sink_.format_chosen(name, guess);
+    LogFormatConfig config = options_.log_format;
+    config.format = guess.format;
+    in.parser = make_record_parser(config);
+    in.parser->begin_input(name);
+    // In positional fields a message is the rest of the line from the event field.
+    in.event_to_end = guess.format == LogFormat::kFields;
+    for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
+      if (!in.parser->provides(id)) {
+        std::string field(field_name(id));
+        result_.problems.push_back(
+            {name, name + ": the log format has no " + field + " field (read as " +
+                       std::string(log_format_name(guess.format)) + ": " + guess.reason +
+                       "); choose the format with --log-format" +
+                       (guess.format == LogFormat::kFields ? ", or give the position with --field " + field + "=N"
+                                                           : "")});
+        in.refused = true;
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void read_once(uint32_t input) {
+    const std::string& name = options_.inputs[input];
+    std::optional<Input> opened;
+    try {
+      opened.emplace(Input::open(name));
+    } catch (const Error& e) {
+      result_.problems.push_back({name, e.what()});
+      return;
+    }
+    try {
+      if (!choose_parser(input, resolve_log_format(options_.log_format, *opened))) return;
+      LineReader reader(opened->stream(), options_.reader);
+      Line piece;
+      while (reader.next(piece)) {
+        if (piece.continuation) continue;
+        line(piece.text, input, reader.line_number(), piece.whole());
+      }
+    } catch (const StrictStop&) {
+      throw;
+    } catch (const Error& e) {
+      result_.problems.push_back({name, name + ": " + e.what()});
+    }
+  }
+
+  static bool starts_with_gzip(const std::string& name) {
+    if (name == "-") return false;
+    int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    unsigned char magic[2] = {0, 0};
+    ssize_t n = ::pread(fd, magic, 2, 0);
+    ::close(fd);
+    return n == 2 && magic[0] == kGzipMagic[0] && magic[1] == kGzipMagic[1];
+  }
+
+  void follow_all() {
+    struct Followed {
+      uint32_t input;
+      std::unique_ptr<FileFollower> follower;
+    };
+    std::vector<Followed> followed;
+    for (uint32_t i = 0; i < options_.inputs.size(); ++i) {
+      // Compressed files do not grow: read them once.
+      if (starts_with_gzip(options_.inputs[i])) {
+        read_once(i);
+      } else {
+        followed.push_back({i, std::make_unique<FileFollower>(options_.inputs[i], options_.reader.max_line_bytes)});
+      }
+    }
+    auto notice = [&](const std::string& message) { sink_.notice(message); };
+    auto stopped = [&] { return options_.stop != nullptr && options_.stop->load(); };
+    while (!stopped()) {
+      bool any = false;
+      bool active = false;
+      for (Followed& f : followed) {
+        uint32_t input = f.input;
+        auto on_line = [&, input](std::string_view text, uint64_t number, bool whole) {
+          line(text, input, number, whole);
+        };
+        try {
+          any |= f.follower->poll(on_line, notice);
+        } catch (const StrictStop&) {
+          throw;
+        } catch (const Error& e) {
+          sink_.notice(f.follower->name() + ": " + e.what());
+        }
+        if (!f.follower->finished()) active = true;
+        if (stopped()) break;
+      }
+      if (newest_ != std::numeric_limits<Micros>::min()) {
+        detector_.close_episodes_before(newest_ - options_.reorder);
+      }
+      if (!active) break;
+      if (any) continue;
+      std::vector<pollfd> fds;
+      for (Followed& f : followed) {
+        if (f.follower->wait_fd() >= 0) fds.push_back({f.follower->wait_fd(), POLLIN, 0});
+      }
+      ::poll(fds.data(), fds.size(), options_.poll_interval_ms);  // EINTR on a signal: fine
+    }
+    for (Followed& f : followed) {
+      uint32_t input = f.input;
+      f.follower->flush([&, input](std::string_view text, uint64_t number, bool whole) {
+        line(text, input, number, whole);
+      });
+      if (!f.follower->opened()) {
+        result_.problems.push_back({options_.inputs[input], options_.inputs[input] + ": could not be opened"});
+      }
+    }
+  }
+
+  const FlappingOptions& options_;
+  FlappingSink& sink_;
+  FlappingDetector detector_;
+  struct InputParser {
+    std::unique_ptr<RecordParser> parser;  // made when the input's format is known
+    bool event_to_end = false;             // --event-regex sees the rest of the line
+    bool refused = false;                  // the format lacks a needed field
+  };
+  std::vector<InputParser> parsers_;
+  std::unique_ptr<RE2> regex_;
+  std::string event_;
+  Record record_;
+  std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
+  uint64_t seq_ = 0;
+  Micros newest_ = std::numeric_limits<Micros>::min();
+  std::vector<bool> late_reported_;
+  FlappingResult result_;
+};
+
+}  // namespace
+
+FlappingResult detect_flapping(const FlappingOptions& options, FlappingSink& sink) {
+  Detection detection(options, sink);
+  return detection.run();
+}
+
+std::string check_event_regex(const std::string& pattern) {
+  auto re = compile(pattern);
+  return re->ok() ? std::string() : re->error();
+}
+
+std::string format_epoch_seconds(Micros ts) {
+  std::string out;
+  if (ts < 0 && ts % kMicrosPerSecond != 0) {
+    out += '-';
+    ts = -ts;
+  }
+  Micros seconds = ts / kMicrosPerSecond;
+  Micros fraction = ts % kMicrosPerSecond;
+  out += std::to_string(seconds);
+  if (fraction == 0) return out;
+  char digits[8];
+  for (int i = 5; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + fraction % 10);
+    fraction /= 10;
+  }
+  int length = 6;
+  while (digits[length - 1] == '0') --length;
+  out += '.';
+  out.append(digits, static_cast<size_t>(length));
+  return out;
+}
+
+}  // namespace opsktl

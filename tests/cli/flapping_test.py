@@ -1,0 +1,3 @@
+import clitest
+if __name__ == "__main__":
+    clitest.main()

@@ -1,0 +1,267 @@
+#include "opsktl/flapping.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "opsktl/error.hpp"
+#include "test_helpers.hpp"
+
+namespace opsktl {
+namespace {
+
+constexpr Micros kSec = kMicrosPerSecond;
+
+struct Recorded {
+  std::string service;
+  Micros a = 0, b = 0;
+  uint64_t c = 0, d = 0;
+  bool operator==(const Recorded&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Recorded& r) {
+  return os << "{" << r.service << " " << r.a << " " << r.b << " " << r.c << " " << r.d << "}";
+}
+
+class RecordingSink : public FlappingSink {
+ public:
+  void alert(const FlappingAlert& a) override { alerts.push_back({std::string(a.service), a.ts, 0, a.count, 0}); }
+  void episode(const FlappingEpisode& e) override {
+    episodes.push_back({std::string(e.service), e.start, e.end, e.restarts, e.peak});
+  }
+  void late(const std::string& where) override { lates.push_back(where); }
+  std::vector<Recorded> alerts, episodes;
+  std::vector<std::string> lates;
+};
+
+// Feeds (service, seconds) restarts to a fresh detector and returns what it reported.
+RecordingSink run(uint64_t n, Micros window, AlertMode mode,
+                  const std::vector<std::pair<std::string, Micros>>& restarts) {
+  RecordingSink sink;
+  FlappingDetector detector(n, window, mode, true, sink);
+  for (const auto& [service, seconds] : restarts) detector.add_restart(service, seconds * kSec);
+  detector.finish();
+  return sink;
+}
+
+Recorded alert(const std::string& service, Micros seconds, uint64_t count) {
+  return {service, seconds * kSec, 0, count, 0};
+}
+Recorded episode(const std::string& service, Micros start, Micros end, uint64_t restarts, uint64_t peak) {
+  return {service, start * kSec, end * kSec, restarts, peak};
+}
+
+TEST(FlappingWindow, IncludesBothEnds) {
+  // Four restarts 200 s apart: the 4th is exactly 600 s after the 1st.
+  auto sink = run(3, 600 * kSec, AlertMode::kEvery, {{"a", 0}, {"a", 200}, {"a", 400}, {"a", 600}});
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{alert("a", 600, 4)}));
+}
+
+TEST(FlappingWindow, ExcludesRestartOneMicrosecondTooOld) {
+  RecordingSink sink;
+  FlappingDetector detector(3, 600 * kSec, AlertMode::kEvery, true, sink);
+  detector.add_restart("a", 0);
+  detector.add_restart("a", 200 * kSec);
+  detector.add_restart("a", 400 * kSec);
+  detector.add_restart("a", 600 * kSec + 1);
+  EXPECT_TRUE(sink.alerts.empty());
+}
+
+TEST(FlappingWindow, ThresholdIsExceededNotReached) {
+  auto sink = run(3, 600 * kSec, AlertMode::kEvery, {{"a", 1}, {"a", 2}, {"a", 3}});
+  EXPECT_TRUE(sink.alerts.empty());
+}
+
+TEST(FlappingWindow, EqualTimestampsAllCount) {
+  auto sink = run(2, 600 * kSec, AlertMode::kEvery, {{"a", 5}, {"a", 5}, {"a", 5}, {"a", 5}});
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{alert("a", 5, 3), alert("a", 5, 4)}));
+}
+
+TEST(FlappingWindow, EqualTimestampIsNotLate) {
+  RecordingSink sink;
+  FlappingDetector detector(3, 600 * kSec, AlertMode::kEvery, true, sink);
+  EXPECT_TRUE(detector.add_restart("a", 10 * kSec));
+  EXPECT_TRUE(detector.add_restart("a", 10 * kSec));
+  EXPECT_FALSE(detector.add_restart("a", 9 * kSec));
+  EXPECT_EQ(detector.restarts(), 2u);
+}
+
+TEST(FlappingWindow, ZeroMaxRestartsAlertsOnEveryRestart) {
+  auto sink = run(0, 600 * kSec, AlertMode::kEvery, {{"a", 0}, {"a", 1000}, {"b", 1000}});
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{alert("a", 0, 1), alert("a", 1000, 1), alert("b", 1000, 1)}));
+}
+
+TEST(FlappingWindow, ZeroMaxRestartsMakesOneEpisodePerService) {
+  auto sink = run(0, 10 * kSec, AlertMode::kEpisode, {{"a", 0}, {"a", 1000}, {"a", 5000}});
+  EXPECT_EQ(sink.episodes, (std::vector<Recorded>{episode("a", 0, 5000, 3, 1)}));
+}
+
+TEST(FlappingWindow, ZeroWindowCountsOnlyEqualTimes) {
+  auto sink = run(1, 0, AlertMode::kEvery, {{"a", 1}, {"a", 2}, {"a", 2}, {"a", 3}, {"a", 3}, {"a", 3}});
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{alert("a", 2, 2), alert("a", 3, 2), alert("a", 3, 3)}));
+}
+
+TEST(FlappingWindow, ServicesInterleavedAreCountedApart) {
+  auto sink = run(2, 600 * kSec, AlertMode::kEvery,
+                  {{"a", 0}, {"b", 1}, {"a", 2}, {"b", 3}, {"a", 4}, {"c", 5}, {"b", 6}, {"a", 700}});
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{alert("a", 4, 3), alert("b", 6, 3)}));
+}
+
+TEST(FlappingWindow, SlidingWindowDropsOldRestarts) {
+  // At 151 the window [51, 151] has lost 0 and 50; at 300 it holds only 300.
+  auto sink = run(2, 100 * kSec, AlertMode::kEvery,
+                  {{"a", 0}, {"a", 50}, {"a", 100}, {"a", 150}, {"a", 151}, {"a", 152}, {"a", 300}});
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{alert("a", 100, 3), alert("a", 150, 3), alert("a", 151, 3),
+                                                alert("a", 152, 4)}));
+}
+
+TEST(FlappingEpisode, GroupsConsecutiveAlerts) {
+  // Alerts at 100 (3), 150 (3), 151 (3), 152 (4); 300 does not alert and ends the
+  // episode, whose start is the earliest restart in the window of its first alert.
+  auto sink = run(2, 100 * kSec, AlertMode::kEpisode,
+                  {{"a", 0}, {"a", 50}, {"a", 100}, {"a", 150}, {"a", 151}, {"a", 152}, {"a", 300}, {"a", 301},
+                   {"a", 302}});
+  EXPECT_EQ(sink.episodes, (std::vector<Recorded>{episode("a", 0, 152, 6, 4), episode("a", 300, 302, 3, 3)}));
+}
+
+TEST(FlappingEpisode, OrderedByEndThenService) {
+  auto sink = run(1, 10 * kSec, AlertMode::kEpisode,
+                  {{"b", 0}, {"b", 1}, {"a", 0}, {"a", 1}, {"c", 0}, {"c", 5}, {"c", 6}, {"c", 100}});
+  EXPECT_EQ(sink.episodes, (std::vector<Recorded>{episode("a", 0, 1, 2, 2), episode("b", 0, 1, 2, 2),
+                                                  episode("c", 0, 6, 3, 3)}));
+}
+
+TEST(FlappingEpisode, ClosedByTimeInFollowMode) {
+  RecordingSink sink;
+  FlappingDetector detector(1, 10 * kSec, AlertMode::kEpisode, false, sink);
+  detector.add_restart("a", 0);
+  detector.add_restart("a", 5 * kSec);
+  detector.close_episodes_before(15 * kSec);  // a restart at 15 s still sees the one at 5 s
+  EXPECT_TRUE(sink.episodes.empty());
+  detector.close_episodes_before(15 * kSec + 1);
+  EXPECT_EQ(sink.episodes, (std::vector<Recorded>{episode("a", 0, 5, 2, 2)}));
+}
+
+TEST(FlappingMemory, QuietServiceStoresNoRestartTimes) {
+  RecordingSink sink;
+  FlappingDetector detector(3, 600 * kSec, AlertMode::kEpisode, true, sink);
+  for (int i = 0; i < 1000; ++i) detector.add_restart("quiet", i * 1000 * kSec);
+  EXPECT_EQ(detector.stored_restarts(), 0u);
+}
+
+TEST(FlappingMemory, BurstIsReleasedOnceItsWindowEmpties) {
+  RecordingSink sink;
+  FlappingDetector detector(3, 600 * kSec, AlertMode::kEpisode, true, sink);
+  for (int i = 0; i < 500; ++i) detector.add_restart("burst", i * kSec);
+  EXPECT_EQ(detector.stored_restarts(), 499u);
+  detector.add_restart("burst", 5000 * kSec);
+  EXPECT_EQ(detector.stored_restarts(), 0u);
+}
+
+// ---- detect_flapping over files ----
+
+FlappingResult detect_file(const std::string& content, FlappingOptions options, RecordingSink& sink) {
+  test::TempDir dir;
+  std::string path = dir.file("events.log");
+  test::write_file(path, content);
+  options.inputs = {path};
+  options.log_format.format = LogFormat::kFields;
+  options.log_format.positions = {1, 2, 0, 0, 0, 3, 0, 0};
+  FlappingResult result = detect_flapping(options, sink);
+  for (auto& a : sink.alerts) a.a /= kSec;
+  return result;
+}
+
+TEST(DetectFlapping, EventIsCaseInsensitiveWholeField) {
+  RecordingSink sink;
+  FlappingOptions options;
+  options.alerts = AlertMode::kEvery;
+  options.max_restarts = 1;
+  auto result = detect_file("1 a RESTARTED\n2 a restarted-ish\n3 a Restarted\n", options, sink);
+  EXPECT_EQ(result.restarts, 2u);
+  EXPECT_EQ(sink.alerts.size(), 1u);
+}
+
+TEST(DetectFlapping, EventRegexSearchesToEndOfLineInFields) {
+  RecordingSink sink;
+  FlappingOptions options;
+  options.alerts = AlertMode::kEvery;
+  options.max_restarts = 0;
+  options.event_regex = "Scheduled restart";
+  auto result = detect_file("1 nginx nginx.service: Scheduled restart job, counter 3.\n2 nginx started\n", options,
+                            sink);
+  EXPECT_EQ(result.restarts, 1u);
+}
+
+TEST(DetectFlapping, LateRestartIsSkippedAndReportedOnce) {
+  RecordingSink sink;
+  FlappingOptions options;
+  auto result = detect_file("10 a restarted\n5 a restarted\n4 a restarted\n3 b restarted\n", options, sink);
+  EXPECT_EQ(result.late, 2u);
+  EXPECT_EQ(result.restarts, 2u);
+  ASSERT_EQ(sink.lates.size(), 1u);
+  EXPECT_TRUE(sink.lates[0].ends_with("events.log:2"));
+}
+
+TEST(DetectFlapping, ReorderPlacesLateRestarts) {
+  RecordingSink sink;
+  FlappingOptions options;
+  options.alerts = AlertMode::kEvery;
+  options.max_restarts = 2;
+  options.window = 10 * kSec;
+  options.reorder = 5 * kSec;
+  auto result = detect_file("10 a restarted\n6 a restarted\n8 a restarted\n30 a restarted\n", options, sink);
+  EXPECT_EQ(result.late, 0u);
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{{"a", 10, 0, 3, 0}}));
+}
+
+TEST(DetectFlapping, ReorderBeyondItsDurationIsStillLate) {
+  RecordingSink sink;
+  FlappingOptions options;
+  options.reorder = 5 * kSec;
+  // 30 releases 10 and 20 (at least 5 s older); 12 then comes after 20.
+  auto result = detect_file("10 a restarted\n20 a restarted\n30 a restarted\n12 a restarted\n", options, sink);
+  EXPECT_EQ(result.late, 1u);
+}
+
+TEST(DetectFlapping, MalformedLinesAreCounted) {
+  RecordingSink sink;
+  FlappingOptions options;
+  auto result = detect_file("1 a restarted\n\n2 a\nx1 a restarted\n3 a started\n", options, sink);
+  EXPECT_EQ(result.lines, 5u);
+  EXPECT_EQ(result.malformed, 2u);
+  EXPECT_TRUE(result.first_malformed.ends_with("events.log:3"));
+}
+
+TEST(DetectFlapping, StrictStopsAtFirstMalformedLine) {
+  RecordingSink sink;
+  FlappingOptions options;
+  options.strict = true;
+  EXPECT_THROW(detect_file("1 a restarted\n2 a\n", options, sink), Error);
+}
+
+TEST(DetectFlapping, UnreadableInputIsAProblemOthersStillCount) {
+  test::TempDir dir;
+  std::string path = dir.file("events.log");
+  test::write_file(path, "1 a restarted\n2 a restarted\n");
+  RecordingSink sink;
+  FlappingOptions options;
+  options.inputs = {dir.file("missing.log"), path};
+  options.log_format.positions = {1, 2, 0, 0, 0, 3, 0, 0};
+  options.max_restarts = 1;
+  auto result = detect_flapping(options, sink);
+  EXPECT_EQ(result.problems.size(), 1u);
+  EXPECT_EQ(result.episodes, 1u);
+}
+
+TEST(FormatEpochSeconds, FractionOnlyWhenPresent) {
+  EXPECT_EQ(format_epoch_seconds(1703000000 * kSec), "1703000000");
+  EXPECT_EQ(format_epoch_seconds(1703000000 * kSec + 250000), "1703000000.25");
+  EXPECT_EQ(format_epoch_seconds(1 * kSec + 1), "1.000001");
+  EXPECT_EQ(format_epoch_seconds(-kSec / 2), "-0.5");
+  EXPECT_EQ(format_epoch_seconds(-3 * kSec), "-3");
+}
+
+}  // namespace
+}  // namespace opsktl
