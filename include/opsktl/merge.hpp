@@ -24,12 +24,15 @@ class TimestampExtractor {
   virtual bool extract(std::string_view line, Micros& out) = 0;
 };
 
-// The extractor for `config`: kAuto reads a timestamp in any form at the start of the
-// line; kFields at the start of whitespace field positions[ts] (a form may span several
-// fields, e.g. syslog `Dec 19 10:01:02`); any other format takes the ts field of its
-// RecordParser.
+// The extractor for `config` and the input named `input`: kAuto reads a timestamp in
+// any form at the start of the line (merge_logs first sniffs each input and, for
+// combined, logfmt or json, falls back on that format's ts field); kFields reads it at
+// the start of whitespace field positions[ts] (a form may span several fields, e.g.
+// syslog `Dec 19 10:01:02`); kCombined reads the bracketed time; any other format takes
+// the ts field of its RecordParser.
 std::unique_ptr<TimestampExtractor> make_timestamp_extractor(const LogFormatConfig& config,
-                                                             const TimeContext& context);
+                                                             const TimeContext& context,
+                                                             std::string_view input = "-");
 
 // Receives the merged bytes. Every record starts with begin_record; its bytes follow in
 // one or more write calls. Implementations may throw (a closed pipe, a full disk).
@@ -51,6 +54,11 @@ class MergeListener {
   // The first record of `input` that is earlier than a record before it (by more than
   // the --reorder tolerance); called at most once per input.
   virtual void input_unsorted(const std::string& input, uint64_t line, uint64_t newest_line) = 0;
+  // The format --log-format auto picked for `input`.
+  virtual void input_format(const std::string& input, const FormatGuess& guess) {
+    (void)input;
+    (void)guess;
+  }
 };
 
 enum class OrphanMode {

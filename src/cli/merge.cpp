@@ -1,6 +1,7 @@
 // opsktl merge: merge time-sorted logs into one time-sorted stream.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -37,8 +38,12 @@ MergeOptions build_options(const MergeArgs& args) {
                        spec + "'");
     }
   }
+  // A position (ts=4) under auto means whitespace fields; a key (ts=time) keeps auto.
   LogInputOptions log = args.log;
-  if (log.log_format == "auto" && !log.fields.empty()) log.log_format = "fields";
+  bool positions = !log.fields.empty() && std::all_of(log.fields.begin(), log.fields.end(), [](const std::string& f) {
+    return f.find_first_not_of("0123456789", 3) == std::string::npos;
+  });
+  if (log.log_format == "auto" && positions) log.log_format = "fields";
   options.log_format = build_log_format(log, kDefaultPositions);
   options.time_context = build_time_context(args.log);
   options.since = build_time_bound(args.log.since, "--since", options.time_context);
@@ -80,6 +85,9 @@ class Reporter final : public MergeListener {
  public:
   explicit Reporter(bool check) : check_(check) {}
   void input_failed(const std::string& message) override { report_error("{}", message); }
+  void input_format(const std::string& input, const FormatGuess& guess) override {
+    report_debug("{}: read as {} ({})", input, log_format_name(guess.format), guess.reason);
+  }
   void input_unsorted(const std::string& input, uint64_t line, uint64_t newest_line) override {
     report_warning("{}:{}: not sorted: earlier than line {}{}", input, line, newest_line,
                    check_ ? "" : "; merged as it comes");
@@ -138,9 +146,10 @@ Runner setup_merge(CLI::App& app) {
   add_log_input_options(app, args->log);
   add_common_options(app, args->common, static_cast<unsigned>(CommonFeature::kNone));
   app.footer(
-      "Each input must be sorted by time; the timestamp starts the line, in any form\n"
-      "(1703000000, 2025-12-19T10:01:02Z, Dec 19 10:01:02, 19/Dec/2025:10:01:02 +0000, ...).\n"
-      "Lines without one (stack traces) travel with the line above.\n\n"
+      "Each input must be sorted by time. The timestamp starts the line, in any form\n"
+      "(1703000000, 2025-12-19T10:01:02Z, Dec 19 10:01:02, 19/Dec/2025:10:01:02 +0000, ...),\n"
+      "or is where a combined, json or logfmt input keeps it (--log-format auto sniffs each\n"
+      "input). Lines without one (stack traces) travel with the line above.\n\n"
       "Examples:\n"
       "  opsktl merge --label web1/app.log web2/app.log.gz | less\n"
       "  opsktl merge --field ts=4 --reorder 60s access.log access.log.1 -o timeline.log\n\n"

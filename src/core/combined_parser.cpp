@@ -169,7 +169,9 @@ bool CombinedParser::parse(std::string_view line, Record& record) {
   if (t == p) return false;
   record[FieldId::kStatus] = view(p, t);
   p = skip_spaces(t, end);
-  p = skip_spaces(token_end(p, end), end);  // bytes (optional)
+  const char* bytes_end = token_end(p, end);  // bytes sent: a number or "-", always written
+  if (bytes_end == p) return false;
+  p = skip_spaces(bytes_end, end);
 
   // Referer, user agent and whatever the format appends.
   std::string_view host, rt, trailing;

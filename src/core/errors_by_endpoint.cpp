@@ -105,15 +105,25 @@ class Counter {
         return;
       }
     }
-    key_.clear();
-    for (FieldId id : options_.by) {
-      std::string_view value = record[id];
-      if (id == FieldId::kPath && options_.normalize) value = normalize_path(value, scratch_);
-      auto size = static_cast<uint32_t>(value.size());
-      key_.append(reinterpret_cast<const char*>(&size), sizeof size);
-      key_.append(value);
+    // The key: each field's length, then its bytes, written straight into a buffer that
+    // only grows (std::string::append per piece cost more than the hashing).
+    std::array<std::string_view, kFieldCount> values;
+    size_t key_size = 0;
+    for (size_t i = 0; i < options_.by.size(); ++i) {
+      FieldId id = options_.by[i];
+      values[i] = record[id];
+      if (id == FieldId::kPath && options_.normalize) values[i] = normalize_path(values[i], scratch_);
+      key_size += sizeof(uint32_t) + values[i].size();
     }
-    EndpointStats& stats = worker.table.find_or_insert(key_);
+    if (key_.size() < key_size) key_.resize(std::max(key_size, 2 * key_.size()));
+    char* out = key_.data();
+    for (size_t i = 0; i < options_.by.size(); ++i) {
+      auto size = static_cast<uint32_t>(values[i].size());
+      std::memcpy(out, &size, sizeof size);
+      if (size != 0) std::memcpy(out + sizeof size, values[i].data(), size);
+      out += sizeof size + size;
+    }
+    EndpointStats& stats = worker.table.find_or_insert(std::string_view(key_.data(), key_size));
     ++stats.requests;
     if (options_.error_statuses.contains(status)) {
       ++stats.errors;

@@ -28,9 +28,16 @@ namespace {
 
 struct KeyNode {
   std::string name;
+  uint64_t head = 0;  // the first 8 bytes of name, zero-padded: most keys differ there
   std::vector<const RecordKey*> leaves;  // fields wanting exactly this key
   std::vector<size_t> children;          // node indexes
 };
+
+uint64_t head_of(const char* data, size_t size) {
+  uint64_t head = 0;
+  std::memcpy(&head, data, std::min<size_t>(size, 8));
+  return head;
+}
 
 std::string_view trim_right(std::string_view text) {
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
@@ -64,7 +71,7 @@ struct JsonParser::Impl {
         }
         if (child == SIZE_MAX) {
           child = nodes.size();
-          nodes.push_back(KeyNode{std::string(part), {}, {}});
+          nodes.push_back(KeyNode{std::string(part), head_of(part.data(), part.size()), {}, {}});
           nodes[node].children.push_back(child);
         }
         node = child;
@@ -101,8 +108,11 @@ struct JsonParser::Impl {
       if (std::move(result).get(field) != simdjson::SUCCESS) return false;
       std::string_view name = raw_key(field);
       const KeyNode* node = nullptr;
+      const uint64_t head = head_of(name.data(), name.size());
       for (size_t c : at.children) {
-        if (nodes[c].name == name) {
+        const KeyNode& n = nodes[c];
+        if (n.head == head && n.name.size() == name.size() &&
+            (name.size() <= 8 || std::memcmp(n.name.data() + 8, name.data() + 8, name.size() - 8) == 0)) {
           node = &nodes[c];
           break;
         }

@@ -53,6 +53,8 @@ constexpr size_t kSpillBytes = size_t{1} << 20;
 constexpr size_t kMinReadBuffer = size_t{16} << 10;
 constexpr size_t kMaxReadBuffer = size_t{256} << 10;
 constexpr size_t kMaxFanIn = 1024;
+// Enough for the 16 lines sniff_log_format looks at, small enough for 1000 open inputs.
+constexpr size_t kSniffBytesPerInput = size_t{16} << 10;
 
 // --- Timestamp extractors ---------------------------------------------------------
 
@@ -88,11 +90,30 @@ class FieldExtractor final : public TimestampExtractor {
   TimeContext context_;
 };
 
+// NCSA common/combined: the bracketed time after the client, ident and user fields. Only
+// the time is needed, so a line whose request or status the full parser would reject
+// still has its place in the timeline.
+class CombinedExtractor final : public TimestampExtractor {
+ public:
+  explicit CombinedExtractor(const TimeContext& context) : context_(context) {}
+  bool extract(std::string_view line, Micros& out) override {
+    size_t open = line.find('[');
+    return open != std::string_view::npos &&
+           parse_timestamp_prefix(line.substr(open), context_, out) != 0;
+  }
+
+ private:
+  TimeContext context_;
+};
+
 // Any RecordParser: the instant of its ts field.
 class RecordParserExtractor final : public TimestampExtractor {
  public:
-  RecordParserExtractor(std::unique_ptr<RecordParser> parser, const TimeContext& context)
-      : parser_(std::move(parser)), context_(context) {}
+  RecordParserExtractor(std::unique_ptr<RecordParser> parser, const TimeContext& context,
+                        std::string_view input)
+      : parser_(std::move(parser)), context_(context) {
+    parser_->begin_input(input);
+  }
   bool extract(std::string_view line, Micros& out) override {
     if (!parser_->parse(line, record_)) return false;
     std::string_view ts = record_[FieldId::kTs];
@@ -103,6 +124,22 @@ class RecordParserExtractor final : public TimestampExtractor {
   std::unique_ptr<RecordParser> parser_;
   Record record_;
   TimeContext context_;
+};
+
+// --log-format auto on an input sniffed as combined, logfmt or json: a timestamp at the
+// start of the line still wins, so that a plain log mistaken for logfmt (its messages
+// hold key=value pairs) keeps its records.
+class SniffedExtractor final : public TimestampExtractor {
+ public:
+  SniffedExtractor(std::unique_ptr<TimestampExtractor> format, const TimeContext& context)
+      : prefix_(context), format_(std::move(format)) {}
+  bool extract(std::string_view line, Micros& out) override {
+    return prefix_.extract(line, out) || format_->extract(line, out);
+  }
+
+ private:
+  PrefixExtractor prefix_;
+  std::unique_ptr<TimestampExtractor> format_;
 };
 
 // --- Temporary files -----------------------------------------------------------------
@@ -299,8 +336,14 @@ class LogSource final : public RecordSource {
       fail(e.what());
       return;
     }
+    try {
+      extractor_ = make_extractor(*input_);
+    } catch (const Error& e) {
+      fail(name_ + ": " + e.what());
+      input_.reset();
+      return;
+    }
     reader_.emplace(input_->stream(), context.reader);
-    extractor_ = make_timestamp_extractor(context.options.log_format, context.options.time_context);
     if (context.options.label) prefix_ = name + "\t";
     read_to_next_record(nullptr);
   }
@@ -371,6 +414,22 @@ class LogSource final : public RecordSource {
       has_head_ = true;
       head_ = kEarliest;
     }
+  }
+
+  // The extractor for this input: with --log-format auto, by the format its first lines
+  // show (throws opsktl::Error when they cannot be read).
+  std::unique_ptr<TimestampExtractor> make_extractor(Input& input) {
+    const MergeOptions& options = context_.options;
+    LogFormatConfig config = options.log_format;
+    if (config.format != LogFormat::kAuto) {
+      return make_timestamp_extractor(config, options.time_context, name_);
+    }
+    FormatGuess guess = sniff_log_format(input.head(kSniffBytesPerInput));
+    context_.listener.input_format(name_, guess);
+    if (guess.format == LogFormat::kFields) return make_timestamp_extractor(config, options.time_context, name_);
+    config.format = guess.format;
+    return std::make_unique<SniffedExtractor>(make_timestamp_extractor(config, options.time_context, name_),
+                                              options.time_context);
   }
 
   // The next line from the reader; false at the end or when reading fails (reported).
@@ -641,13 +700,15 @@ MergeResult check_inputs(const MergeOptions& options, MergeListener& listener) {
 }  // namespace
 
 std::unique_ptr<TimestampExtractor> make_timestamp_extractor(const LogFormatConfig& config,
-                                                             const TimeContext& context) {
+                                                             const TimeContext& context,
+                                                             std::string_view input) {
   if (config.format == LogFormat::kAuto) return std::make_unique<PrefixExtractor>(context);
   if (config.format == LogFormat::kFields) {
     int position = config.positions[static_cast<size_t>(FieldId::kTs)];
     return std::make_unique<FieldExtractor>(std::max(position, 1), context);
   }
-  return std::make_unique<RecordParserExtractor>(make_record_parser(config), context);
+  if (config.format == LogFormat::kCombined) return std::make_unique<CombinedExtractor>(context);
+  return std::make_unique<RecordParserExtractor>(make_record_parser(config), context, input);
 }
 
 MergeResult merge_logs(const MergeOptions& options, MergeSink& sink, MergeListener& listener) {

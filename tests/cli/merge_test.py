@@ -191,6 +191,18 @@ class MergeTest(CliTestCase):
         self.assertEqual(r.out, expected)
         r = self.run_opsktl("merge", "--check", "--field", "ts=4", "--reorder", "2m", str(path))
         self.assertEqual(r.code, 0)
+        # --log-format auto recognises the combined format and reads the bracketed time.
+        r = self.run_opsktl("merge", "--reorder", "2m", str(path))
+        self.assertEqual((r.code, r.errtext, r.out), (0, "", expected))
+
+    def test_auto_reads_json_and_logfmt_timestamps(self):
+        j = self.write("j.log", '{"ts":"2025-12-19T10:00:02Z","msg":"b"}\n{"time":"2025-12-19T10:00:04Z"}\n')
+        l = self.write("l.log", "ts=2025-12-19T10:00:03Z msg=c\nts=1766138405 msg=e\n")
+        p = self.write("p.log", "2025-12-19T10:00:01Z a x=1\n")
+        r = self.run_opsktl("merge", j, l, p)
+        self.assertEqual(r.out, b'2025-12-19T10:00:01Z a x=1\n{"ts":"2025-12-19T10:00:02Z","msg":"b"}\n'
+                                b'ts=2025-12-19T10:00:03Z msg=c\n{"time":"2025-12-19T10:00:04Z"}\n'
+                                b"ts=1766138405 msg=e\n")
 
     def test_field_ts_reads_a_timestamp_spanning_fields(self):
         a = self.write("a.log", "web1 Dec 19 10:00:03 c\nweb1 Dec 19 10:00:05 e\n")

@@ -128,6 +128,7 @@ TEST(CombinedParser, GarbageRequestsAreMalformed) {
     EXPECT_FALSE(parser->parse(pre + request + "\" 400 0 \"-\" \"-\"", r)) << request;
   }
   EXPECT_TRUE(parser->parse(pre + "GET /a\" 200 1", r));  // HTTP/0.9
+  EXPECT_FALSE(parser->parse(pre + "GET /a HTTP/1.1\" 200", r));  // no bytes field: cut off
 }
 
 TEST(CombinedParser, TruncatedLinesAreMalformed) {
