@@ -1,11 +1,6 @@
 #include "opsktl/text.hpp"
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 namespace opsktl {
-
-uint64_t hash_bytes(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
 
 namespace {
 
