@@ -21,6 +21,7 @@ struct SubcommandEntry {
 
 constexpr SubcommandEntry kSubcommands[] = {
     {"errors-by-endpoint", "Which service/path returns the most errors (5xx)", setup_errors_by_endpoint},
+    {"space-hogs", "Where did my disk go: the largest files and directories, growth since a scan", setup_space_hogs},
     {"flapping", "Which services restarted more than N times within a window", setup_flapping},
     {"merge", "Merge time-sorted logs into one timeline", setup_merge},
 };

@@ -12,6 +12,7 @@ namespace opsktl::cli {
 using Runner = std::function<Outcome()>;
 
 Runner setup_errors_by_endpoint(CLI::App& app);
+Runner setup_space_hogs(CLI::App& app);
 Runner setup_flapping(CLI::App& app);
 Runner setup_merge(CLI::App& app);
 
