@@ -16,7 +16,7 @@ struct FlappingArgs {
   CommonOptions common;
   LogInputOptions log;
   std::vector<std::string> files;
-  uint64_t max_restarts = 3;
+  int64_t max_restarts = 3;
   std::string window = "10m";
   std::string event = "restarted";
   std::string event_regex;
@@ -54,7 +54,7 @@ FlappingOptions build_options(const FlappingArgs& args) {
   FlappingOptions options;
   options.inputs = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
   options.log_format = build_log_format(args.log, kDefaultPositions);
-  options.max_restarts = args.max_restarts;
+  options.max_restarts = static_cast<uint64_t>(args.max_restarts);
   options.window = parse_duration_option(args.window, "--window");
   options.event = args.event;
   options.event_regex = args.event_regex;
@@ -228,6 +228,7 @@ Runner setup_flapping(CLI::App& app) {
   auto args = std::make_shared<FlappingArgs>();
   app.add_option("FILE", args->files, "Event logs (none or - : standard input; .gz is decompressed)");
   app.add_option("-n,--max-restarts", args->max_restarts, "Alert when restarts in the window exceed N")
+      ->check(CLI::NonNegativeNumber)
       ->default_str("3");
   app.add_option("-w,--window", args->window, "Window length: 600, 600s, 10m, 1h")->default_str("10m");
   app.add_option("--event", args->event, "Event that counts as a restart (whole field, any case)")
