@@ -4,7 +4,7 @@ BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build demo test test-asan bench clean
+.PHONY: all deps build demo test test-long test-asan bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ demo: build
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The long variants: 20 random kills in the dedupe crash test.
+test-long: build
+	@OPSKTL_CRASH_TRIALS=20 ctest --test-dir $(BUILD) --output-on-failure -R 'cli.dedupe_crash'
 
 test-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSKTL_SANITIZE=ON -DOPSKTL_WERROR=ON >/dev/null

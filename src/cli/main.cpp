@@ -24,6 +24,7 @@ constexpr SubcommandEntry kSubcommands[] = {
     {"space-hogs", "Where did my disk go: the largest files and directories, growth since a scan", setup_space_hogs},
     {"flapping", "Which services restarted more than N times within a window", setup_flapping},
     {"merge", "Merge time-sorted logs into one timeline", setup_merge},
+    {"dedupe", "Find duplicate files; with --apply, replace them with links, crash-safely", setup_dedupe},
 };
 
 int run_main(int argc, char** argv) {

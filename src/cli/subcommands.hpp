@@ -15,5 +15,6 @@ Runner setup_errors_by_endpoint(CLI::App& app);
 Runner setup_space_hogs(CLI::App& app);
 Runner setup_flapping(CLI::App& app);
 Runner setup_merge(CLI::App& app);
+Runner setup_dedupe(CLI::App& app);
 
 }  // namespace opsktl::cli

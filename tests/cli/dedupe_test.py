@@ -1,0 +1,295 @@
+"""End-to-end tests of `opsktl dedupe` against an independent reference (SPEC §7).
+
+The reference hashes every regular file's full content (hashlib), ignores empty files and
+collapses names of one inode, and groups inodes with equal content: what opsktl reports
+must be exactly those groups.
+"""
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import unittest
+from pathlib import Path
+
+from clitest import BIN, CliTestCase
+
+SETPRIV = shutil.which("setpriv")
+
+
+def reference_groups(root, skip=()):
+    """Sets of paths (every name) per group of distinct inodes with equal non-empty content."""
+    by_inode = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or st.st_size == 0 or path in skip:
+                continue
+            by_inode.setdefault((st.st_dev, st.st_ino), []).append(path)
+    by_content = {}
+    for names in by_inode.values():
+        with open(names[0], "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        by_content.setdefault(digest, []).append(names)
+    return {frozenset(p for names in inodes for p in names)
+            for inodes in by_content.values() if len(inodes) >= 2}
+
+
+def snapshot(root):
+    """Every entry: type, inode, mode, owner, size, mtime and content digest."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            digest = None
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            elif stat.S_ISLNK(st.st_mode):
+                digest = os.readlink(path)
+            snap[path] = (stat.S_IFMT(st.st_mode), st.st_ino, st.st_mode, st.st_uid, st.st_size,
+                          st.st_mtime_ns, digest)
+    return snap
+
+
+def groups_of(rows):
+    """tsv rows -> set of frozensets of paths, plus the rows per group."""
+    by_group = {}
+    for group, size, action, path in rows:
+        by_group.setdefault(group, []).append((int(size), action, path))
+    return {frozenset(p for _, _, p in rows) for rows in by_group.values()}, by_group
+
+
+class DedupeTest(CliTestCase):
+    def setUp(self):
+        super().setUp()
+        self.tree = self.dir / "tree"
+        self.tree.mkdir()
+        self.state = self.dir / "state" / "dedupe.state"
+
+    def dedupe(self, *args, root=None, timeout=120):
+        return self.run_opsktl("dedupe", "--format", "tsv", "--state", self.state, *args,
+                               root or self.tree, timeout=timeout)
+
+    def make_mixed_tree(self):
+        big = bytes(range(256)) * 64  # 16 KiB: edge hashes cannot tell middle bytes apart
+        self.write("tree/a/same1", big)
+        self.write("tree/b/same2", big)
+        self.write("tree/c/same3", big)
+        for where, offset in (("first", 0), ("middle", len(big) // 2), ("last", len(big) - 1)):
+            changed = bytearray(big)
+            changed[offset] ^= 0xFF
+            self.write(f"tree/diff/{where}", bytes(changed))
+            self.write(f"tree/diff2/{where}", bytes(changed))  # a pair for each variant
+        self.write("tree/small1", b"hello\n")
+        self.write("tree/small2", b"hello\n")
+        self.write("tree/small3", b"hellp\n")
+        self.write("tree/empty1", b"")
+        self.write("tree/empty2", b"")
+        self.write("tree/unique", b"only me")
+        os.link(self.tree / "small1", self.tree / "a" / "small1-link")
+        os.link(self.tree / "unique", self.tree / "unique-link")  # siblings only: not a group
+        os.symlink("small1", self.tree / "small-symlink")
+        os.symlink("/dev/zero", self.tree / "devzero")
+        os.mkfifo(self.tree / "fifo")
+        self.write("tree/names/\xe9t\xe9", b"latin")
+        with open(os.fsencode(self.tree / "names") + b"/bad\xff", "wb") as f:
+            f.write(b"latin")
+
+    def test_groups_equal_reference_and_no_fifo_hang(self):
+        self.make_mixed_tree()
+        result = self.dedupe(timeout=60)
+        self.assertEqual(result.code, 0, result.errtext)
+        rows = [line.split(b"\t") for line in result.out.split(b"\n") if line]
+        rows = [(g.decode(), s.decode(), a.decode(), os.fsdecode(p)) for g, s, a, p in rows]
+        found, by_group = groups_of(rows)
+        self.assertEqual(found, reference_groups(str(self.tree)))
+        for members in by_group.values():
+            # The kept inode's names first (keep), then every name of the others (dup).
+            actions = [a for _, a, _ in members]
+            keeps = actions.count("keep")
+            self.assertGreaterEqual(keeps, 1)
+            self.assertEqual(actions, ["keep"] * keeps + ["dup"] * (len(actions) - keeps))
+            self.assertEqual(len({os.lstat(p).st_ino for _, _, p in members[:keeps]}), 1)
+            for size, _, path in members:
+                self.assertEqual(size, os.lstat(path).st_size)
+
+    def test_keep_first_is_first_path_in_byte_order(self):
+        self.write("tree/z", b"data")
+        self.write("tree/a", b"data")
+        self.write("tree/m", b"data")
+        rows = self.dedupe().rows()
+        self.assertEqual(rows[0][2:], ["keep", str(self.tree / "a")])
+
+    def test_keep_oldest_and_newest(self):
+        for name, mtime in (("a", 3000), ("b", 1000), ("c", 2000)):
+            os.utime(self.write(f"tree/{name}", b"data"), (mtime, mtime))
+        rows = self.run_opsktl("dedupe", "--keep", "oldest", "--state", self.state, self.tree).rows()
+        self.assertEqual(rows[0][2:], ["keep", str(self.tree / "b")])
+        rows = self.run_opsktl("dedupe", "--keep", "newest", "--state", self.state, self.tree).rows()
+        self.assertEqual(rows[0][2:], ["keep", str(self.tree / "a")])
+
+    def test_dry_run_changes_nothing(self):
+        self.make_mixed_tree()
+        before = snapshot(str(self.tree))
+        result = self.dedupe()
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertTrue(result.rows())
+        self.assertEqual(snapshot(str(self.tree)), before)
+
+    def test_apply_links_every_name_and_second_run_finds_nothing(self):
+        self.make_mixed_tree()
+        before = snapshot(str(self.tree))
+        expected = reference_groups(str(self.tree))
+        result = self.dedupe("--apply")
+        self.assertEqual(result.code, 0, result.errtext)
+        actions = {row[3]: row[2] for row in result.rows()}
+        after = snapshot(str(self.tree))
+        self.assertEqual(set(after), set(before), "no name may appear or vanish")
+        for path, entry in before.items():
+            self.assertEqual(after[path][6], entry[6], f"content of {path} changed")
+        for group in expected:
+            inodes = {os.lstat(p).st_ino for p in group}
+            self.assertEqual(len(inodes), 1, f"{sorted(group)} not one inode")
+            self.assertTrue(all(actions[p] in ("keep", "linked") for p in group))
+        again = self.dedupe("--apply")
+        self.assertEqual(again.code, 0, again.errtext)
+        self.assertEqual(again.rows(), [])
+
+    def test_existing_hard_link_group_ends_on_kept_inode(self):
+        self.write("tree/a", b"payload")
+        self.write("tree/b1", b"payload")
+        os.link(self.tree / "b1", self.tree / "b2")
+        os.link(self.tree / "b1", self.tree / "sub-b3")
+        rows = self.dedupe("--apply").rows()
+        self.assertEqual([r[2] for r in rows], ["keep", "linked", "linked", "linked"])
+        inode = os.lstat(self.tree / "a").st_ino
+        for name in ("b1", "b2", "sub-b3"):
+            self.assertEqual(os.lstat(self.tree / name).st_ino, inode)
+
+    def test_metadata_rule(self):
+        a = self.write("tree/a", b"payload")
+        b = self.write("tree/b", b"payload")
+        os.chmod(a, 0o644)
+        os.chmod(b, 0o600)
+        result = self.run_opsktl("dedupe", "--apply", "--format", "json", "--state", self.state, self.tree)
+        self.assertEqual(result.code, 0, result.errtext)
+        doc = json.loads(result.out)
+        self.assertEqual([r["action"] for r in doc["groups"]], ["keep", "skipped"])
+        self.assertEqual(doc["summary"]["skipped_reasons"], {"metadata": 1})
+        self.assertEqual(doc["summary"]["reclaimable_bytes"], 0)
+        self.assertNotEqual(os.lstat(a).st_ino, os.lstat(b).st_ino)
+        result = self.dedupe("--apply", "--ignore-metadata")
+        self.assertEqual([r[2] for r in result.rows()], ["keep", "linked"])
+        self.assertEqual(os.lstat(a).st_ino, os.lstat(b).st_ino)
+
+    def test_symlink_mode(self):
+        self.write("tree/a", b"payload")
+        self.write("tree/d/b", b"payload")
+        result = self.dedupe("--apply", "--link", "symlink")
+        self.assertEqual(result.code, 0, result.errtext)
+        link = self.tree / "d" / "b"
+        self.assertTrue(link.is_symlink())
+        self.assertEqual(link.read_bytes(), b"payload")
+        self.assertEqual(os.path.realpath(link), str(self.tree / "a"))
+        self.assertEqual(self.dedupe("--apply", "--link", "symlink").rows(), [])
+
+    def test_reflink_unsupported_is_reported_per_file(self):
+        self.write("tree/a", b"payload")
+        self.write("tree/b", b"payload")
+        before = snapshot(str(self.tree))
+        result = self.dedupe("--apply", "--link", "reflink")
+        rows = result.rows()
+        if rows[1][2] == "linked":
+            self.skipTest("this file system supports reflinks")
+        self.assertEqual(result.code, 1)
+        self.assertIn("clone", result.errtext)
+        self.assertEqual(rows[1][2], "skipped")
+        self.assertEqual(snapshot(str(self.tree)), before)
+
+    def test_rerun_reuses_hashes(self):
+        self.make_mixed_tree()
+        first = json.loads(self.run_opsktl("dedupe", "--format", "json", "--state", self.state,
+                                           self.tree).out)
+        self.assertGreater(first["summary"]["bytes_hashed"], 0)
+        second = json.loads(self.run_opsktl("dedupe", "--format", "json", "--state", self.state,
+                                            self.tree).out)
+        self.assertEqual(second["summary"]["bytes_hashed"], 0)
+        self.assertEqual(second["groups"], first["groups"])
+        self.assertEqual(stat.S_IMODE(os.stat(self.state).st_mode), 0o600)
+
+    def test_state_for_other_roots_is_refused(self):
+        self.write("tree/a", b"x")
+        other = self.dir / "other"
+        other.mkdir()
+        self.assertEqual(self.dedupe().code, 0)
+        result = self.dedupe(root=other)
+        self.assertEqual(result.code, 2)
+        self.assertIn("other roots", result.errtext)
+
+    def test_state_file_inside_tree_is_never_a_candidate(self):
+        self.state = self.tree / "dedupe.state"
+        self.write("tree/a", b"x")
+        self.dedupe()
+        shutil.copy(self.state, self.tree / "copy-of-state")
+        rows = self.dedupe().rows()
+        self.assertNotIn(str(self.state), [r[3] for r in rows])
+
+    def test_default_state_path_under_xdg_state_home(self):
+        self.write("tree/a", b"x")
+        env = {**os.environ, "XDG_STATE_HOME": str(self.dir / "xdg")}
+        proc = subprocess.run([BIN, "dedupe", str(self.tree)], capture_output=True, env=env, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        states = list((self.dir / "xdg" / "opsktl").glob("dedupe-*.state"))
+        self.assertEqual(len(states), 1)
+        self.assertEqual(stat.S_IMODE(states[0].stat().st_mode), 0o600)
+
+    def test_min_size_and_exclude(self):
+        self.write("tree/a", b"tiny")
+        self.write("tree/b", b"tiny")
+        self.write("tree/c.bak", b"big enough")
+        self.write("tree/d", b"big enough")
+        self.write("tree/e", b"big enough")
+        found, _ = groups_of(self.dedupe("--min-size", "5", "--exclude", "*.bak").rows())
+        self.assertEqual(found, {frozenset({str(self.tree / "d"), str(self.tree / "e")})})
+
+    def test_null_terminated(self):
+        self.write("tree/a", b"x")
+        self.write("tree/b", b"x")
+        out = self.dedupe("-0").out
+        self.assertEqual(out.count(b"\0"), 2)
+        self.assertNotIn(b"\n", out)
+
+    def test_bad_option_value(self):
+        result = self.dedupe("--link", "copy")
+        self.assertEqual(result.code, 2)
+        self.assertIn("--link", result.errtext)
+
+    @unittest.skipUnless(SETPRIV, "needs setpriv")
+    def test_unreadable_file_is_named_and_exit_1(self):
+        # Root reads a mode-000 file anyway: run opsktl as nobody instead.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to switch to nobody")
+        self.write("tree/a", b"secret")
+        self.write("tree/b", b"secret")
+        locked = self.write("tree/c", b"secret")
+        os.chmod(locked, 0)
+        for p in [self.dir, self.tree]:
+            os.chmod(p, 0o755)
+        for p in ("a", "b"):
+            os.chmod(self.tree / p, 0o644)
+        self.state.parent.mkdir()
+        os.chmod(self.state.parent, 0o777)
+        proc = subprocess.run([SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups", BIN, "dedupe",
+                               "--state", str(self.state), str(self.tree)], capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(b"tree/c", proc.stderr)
+        rows = [line.split(b"\t") for line in proc.stdout.split(b"\n") if line]
+        self.assertEqual({os.fsdecode(r[3]) for r in rows}, {str(self.tree / "a"), str(self.tree / "b")})
+
+
+if __name__ == "__main__":
+    unittest.main()
