@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 namespace opsktl {
 namespace {
@@ -172,17 +173,21 @@ size_t parse_clf(std::string_view text, size_t start, const TimeContext& context
 }
 
 size_t parse_syslog(std::string_view text, const TimeContext& context, Micros& out) {
-  // "Dec 19 10:01:02" or "Dec  9 10:01:02"
+  // "Dec 19 10:01:02", "Dec  9 10:01:02" (RFC 3164 pads with a space) or "Dec 9 10:01:02"
   Civil c;
   c.month = static_cast<int>(month_from_name(text, 0));
-  if (c.month == 0 || text.size() < 15 || text[3] != ' ') return 0;
+  if (c.month == 0 || text.size() < 14 || text[3] != ' ') return 0;
+  size_t clock_at = 7;
   if (text[4] == ' ') {
     if (!digits(text, 5, 1, c.day)) return 0;
-  } else if (!digits(text, 4, 2, c.day)) {
+  } else if (digits(text, 4, 2, c.day)) {
+  } else if (digits(text, 4, 1, c.day) && text[5] == ' ') {
+    clock_at = 6;
+  } else {
     return 0;
   }
-  if (text[6] != ' ' || !clock(text, 7, c)) return 0;
-  size_t pos = 15;
+  if (text[clock_at - 1] != ' ' || !clock(text, clock_at, c)) return 0;
+  size_t pos = clock_at + 8;
   if (!fraction(text, pos, c.micros, false)) return 0;
   c.year = context.year;
   if (!valid(c) || !ends_cleanly(text, pos)) return 0;
@@ -289,15 +294,18 @@ std::optional<int64_t> parse_duration(std::string_view text, int64_t default_uni
   else if (unit == "h") scale = 3600 * kMicrosPerSecond;
   else if (unit == "d") scale = 86400 * kMicrosPerSecond;
   else return std::nullopt;
-  // Round the fraction to the nearest microsecond.
-  return whole * scale + (frac * scale + 500000) / 1000000;
+  // Round the fraction to the nearest microsecond; refuse what does not fit in 64 bits
+  // (a signed overflow would be undefined behaviour).
+  int64_t product = 0;
+  if (__builtin_mul_overflow(whole, scale, &product)) return std::nullopt;
+  return product + (frac * scale + 500000) / 1000000;
 }
 
 std::optional<Micros> parse_time_bound(std::string_view text, const TimeContext& context,
                                        Micros now) {
   if (!text.empty() && text[0] == '-') {
     auto ago = parse_duration(text.substr(1), kMicrosPerSecond);
-    if (!ago) return std::nullopt;
+    if (!ago || now < std::numeric_limits<Micros>::min() + *ago) return std::nullopt;
     return now - *ago;
   }
   if (text == "now") return now;
