@@ -25,8 +25,8 @@ class LineWriter {
       return;
     }
     char* out = buffer_.data() + used_;
-    std::memcpy(out, prefix.data(), prefix.size());
-    std::memcpy(out + prefix.size(), text.data(), text.size());
+    if (!prefix.empty()) std::memcpy(out, prefix.data(), prefix.size());
+    if (!text.empty()) std::memcpy(out + prefix.size(), text.data(), text.size());
     used_ += prefix.size() + text.size();
     if (newline) {
       buffer_[used_++] = '\n';
