@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev zlib1g-dev libre2-dev libsimdjson-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libbenchmark-dev mawk hyperfine time jdupes rdfind rmlint fdupes)
+  packages+=(libbenchmark-dev mawk hyperfine time gdu ncdu jdupes rdfind rmlint fdupes)
 fi
 
 missing=()

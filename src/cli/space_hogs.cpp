@@ -1,5 +1,6 @@
 // opsktl space-hogs: where did my disk go? The largest files and directories, as du sizes
 // them, or the directories that grew since a saved scan.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <memory>
@@ -57,11 +58,19 @@ std::string human_size(int64_t bytes) {
 class ProgressLine {
  public:
   void show(const WalkProgress& progress) {
+    // One terminal row, or `\r` would not get back to its start: the path gets what is left.
+    winsize ws{};
+    size_t columns = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    std::string head = fmt::format("scanned {} entries in {} dirs, {}: ", progress.entries, progress.dirs,
+                                   human_size(progress.bytes));
     std::string current = printable(progress.current);
-    constexpr size_t kMaxPath = 60;
-    if (current.size() > kMaxPath) current = "..." + current.substr(current.size() - kMaxPath + 3);
-    std::string line = fmt::format("\r\x1b[Kscanned {} entries in {} dirs, {}: {}", progress.entries,
-                                   progress.dirs, human_size(progress.bytes), current);
+    size_t room = columns > head.size() + 4 ? columns - head.size() - 1 : 3;
+    if (current.size() > room) {
+      size_t start = current.size() - (room - 3);
+      while (start < current.size() && (static_cast<unsigned char>(current[start]) & 0xC0) == 0x80) ++start;
+      current = "..." + current.substr(start);
+    }
+    std::string line = "\r\x1b[K" + head + current;
     shown_ = true;
     (void)!::write(STDERR_FILENO, line.data(), line.size());
   }
