@@ -8,6 +8,9 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libxxhash-dev
   libgtest-dev libgmock-dev zlib1g-dev libre2-dev libsimdjson-dev
 )
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-dev)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev mawk hyperfine time gdu ncdu jdupes rdfind rmlint fdupes)
 fi

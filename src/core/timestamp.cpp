@@ -115,11 +115,17 @@ bool ends_cleanly(std::string_view text, size_t pos) {
   return pos == text.size() || !(is_alnum(text[pos]) || text[pos] == '.' || text[pos] == ':');
 }
 
-// HH:MM:SS at text[pos].
+// HH:MM:SS at text[pos]. Leaves `c` untouched unless all of it is there (a date followed
+// by "20 other words" must stay midnight; found by fuzz_timestamp).
 bool clock(std::string_view text, size_t pos, Civil& c) {
-  return digits(text, pos, 2, c.hour) && pos + 2 < text.size() && text[pos + 2] == ':' &&
-         digits(text, pos + 3, 2, c.minute) && pos + 5 < text.size() && text[pos + 5] == ':' &&
-         digits(text, pos + 6, 2, c.second);
+  Civil t = c;
+  if (!(digits(text, pos, 2, t.hour) && pos + 2 < text.size() && text[pos + 2] == ':' &&
+        digits(text, pos + 3, 2, t.minute) && pos + 5 < text.size() && text[pos + 5] == ':' &&
+        digits(text, pos + 6, 2, t.second))) {
+    return false;
+  }
+  c = t;
+  return true;
 }
 
 size_t parse_iso(std::string_view text, const TimeContext& context, Micros& out) {
@@ -199,7 +205,7 @@ size_t parse_epoch(std::string_view text, Micros& out) {
   size_t n = 0;
   int64_t whole = 0;
   while (n < text.size() && is_digit(text[n])) {
-    if (n < 19) whole = whole * 10 + (text[n] - '0');
+    if (n < 17) whole = whole * 10 + (text[n] - '0');  // longer runs are rejected below
     ++n;
   }
   size_t pos = n;

@@ -57,6 +57,18 @@ TEST(TimestampVectors, EveryLineOfARealSyslogFileHasATimestamp) {
   EXPECT_GT(last, first);
 }
 
+// Found by fuzz_timestamp: a half-read clock after a date leaked its hour into the date.
+TEST(TimestampReview, DateFollowedByANumberIsMidnight) {
+  Micros out = 0;
+  EXPECT_EQ(parse_timestamp_prefix("2100-02-28 20 x", TimeContext{}, out), 10u);
+  EXPECT_EQ(out, parse_timestamp("2100-02-28T00:00:00Z", TimeContext{}));
+}
+
+// Found by fuzz_timestamp: a 20-digit number overflowed int64 (undefined behaviour).
+TEST(TimestampReview, LongDigitRunsAreRejected) {
+  EXPECT_FALSE(parse_timestamp("99881348001348990099", TimeContext{}));
+}
+
 TEST(TimestampReview, SyslogDayWithoutPadding) {
   EXPECT_EQ(parse_timestamp("Dec 9 10:01:02", TimeContext{2025, 0}),
             parse_timestamp("2025-12-09T10:01:02Z", TimeContext{}));
