@@ -11,14 +11,14 @@ CMAKE_GEN  := -G Ninja
 all: build
 
 deps:
-	@scripts/install-deps.sh
+	@bash scripts/install-deps.sh
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DOPSKTL_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@scripts/demo.sh $(BUILD)/opsktl
+	@bash scripts/demo.sh $(BUILD)/opsktl
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -34,19 +34,19 @@ test-asan: deps
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
 bench: deps
-	@scripts/install-deps.sh --bench
+	@bash scripts/install-deps.sh --bench
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DOPSKTL_WERROR=ON -DOPSKTL_BUILD_BENCH=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@$(BUILD)/bench/opsktl_micro_bench --benchmark_min_time=0.2
-	@bench/run.sh $(BUILD)/opsktl
+	@bash bench/run.sh $(BUILD)/opsktl
 
 # libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan; each runs FUZZ_SECONDS.
 fuzz:
-	@scripts/install-deps.sh --fuzz
+	@bash scripts/install-deps.sh --fuzz
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DOPSKTL_BUILD_FUZZ=ON -DOPSKTL_SANITIZE=ON -DOPSKTL_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_targets
-	@scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+	@bash scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
