@@ -29,35 +29,11 @@ struct DedupeArgs {
   std::string state;
 };
 
-// A path for a one-line message: invalid UTF-8 and control characters as \xHH.
-std::string printable(std::string_view path) {
-  std::string out;
-  for (char c : escape_invalid_utf8(path)) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string human_size(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[unit]);
-}
-
 class ProgressLine {
  public:
   void show(const DedupeProgress& p) {
     std::string line = fmt::format("\r\x1b[K{}: {} files, {} hashed, {} groups", p.phase, p.files_scanned,
-                                   human_size(p.bytes_hashed), p.groups);
+                                   human_bytes(static_cast<int64_t>(p.bytes_hashed)), p.groups);
     shown_ = true;
     (void)!::write(STDERR_FILENO, line.data(), line.size());
   }
@@ -184,9 +160,9 @@ Outcome run(const DedupeArgs& args) {
   // A summary for people; the JSON summary carries the same numbers.
   if (!args.common.quiet && format != OutputFormat::kJson) {
     spdlog::info("{}{} groups, {} duplicate files, {} reclaimable{}, {} skipped", diagnostics_prefix(),
-                 result.groups.size(), result.duplicates, human_size(static_cast<uint64_t>(result.reclaimable_bytes)),
+                 result.groups.size(), result.duplicates, human_bytes(static_cast<int64_t>(result.reclaimable_bytes)),
                  args.apply ? fmt::format(", {} linked, {} reclaimed", result.linked,
-                                          human_size(static_cast<uint64_t>(result.reclaimed_bytes)))
+                                          human_bytes(static_cast<int64_t>(result.reclaimed_bytes)))
                             : std::string(" (dry run: nothing changed)"),
                  skipped);
   }

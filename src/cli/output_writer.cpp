@@ -26,17 +26,6 @@ std::string trimmed_decimal(double value, int decimals) {
   return s;
 }
 
-std::string human_bytes(int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (std::fabs(v) >= 1024 && unit + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[unit]);
-}
-
 std::string human_millis(double ms) {
   if (ms < 1) return trimmed_decimal(ms * 1000, 0) + " us";
   if (ms < 1000) return trimmed_decimal(ms, ms < 10 ? 2 : 1) + " ms";
@@ -62,18 +51,8 @@ std::string human(const Cell& cell, ColumnKind kind) {
     if (const auto* d = std::get_if<double>(&cell)) return human_millis(*d);
   }
   std::string s = plain(cell, kind);
-  if (kind == ColumnKind::kText || kind == ColumnKind::kPath) {
-    // A terminal shows control characters and invalid UTF-8 escaped.
-    std::string out;
-    for (char c : escape_invalid_utf8(s)) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
-      } else {
-        out += c;
-      }
-    }
-    return out;
-  }
+  // A terminal shows control characters and invalid UTF-8 escaped.
+  if (kind == ColumnKind::kText || kind == ColumnKind::kPath) return printable(s);
   return s;
 }
 
@@ -87,6 +66,29 @@ size_t width(std::string_view s) {
 }
 
 }  // namespace
+
+std::string human_bytes(int64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (std::fabs(v) >= 1024 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[unit]);
+}
+
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (char c : escape_invalid_utf8(bytes)) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::optional<OutputFormat> resolve_output_format(std::string_view name, bool stdout_is_tty) {
   if (name == "auto") return stdout_is_tty ? OutputFormat::kTable : OutputFormat::kTsv;

@@ -15,6 +15,11 @@ namespace opsktl::cli {
 
 enum class OutputFormat { kTable, kTsv, kJson };
 
+// A size for people: "512 B", "1.5 KiB", "3.2 GiB" (1024-based).
+std::string human_bytes(int64_t bytes);
+// Bytes for a terminal or a one-line message: invalid UTF-8 and control characters as \xHH.
+std::string printable(std::string_view bytes);
+
 // "auto" is table when stdout is a terminal, else tsv. nullopt for an unknown name.
 std::optional<OutputFormat> resolve_output_format(std::string_view name, bool stdout_is_tty);
 

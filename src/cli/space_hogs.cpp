@@ -30,30 +30,6 @@ struct SpaceHogsArgs {
   bool shrunk = false;
 };
 
-// A path for a one-line message: invalid UTF-8 and control characters as \xHH.
-std::string printable(std::string_view path) {
-  std::string out;
-  for (char c : escape_invalid_utf8(path)) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string human_size(int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[unit]);
-}
-
 // The progress line on a terminal's stderr: rewritten in place, cleared at the end.
 class ProgressLine {
  public:
@@ -62,7 +38,7 @@ class ProgressLine {
     winsize ws{};
     size_t columns = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
     std::string head = fmt::format("scanned {} entries in {} dirs, {}: ", progress.entries, progress.dirs,
-                                   human_size(progress.bytes));
+                                   human_bytes(progress.bytes));
     std::string current = printable(progress.current);
     size_t room = columns > head.size() + 4 ? columns - head.size() - 1 : 3;
     if (current.size() > room) {
