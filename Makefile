@@ -2,11 +2,12 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_RELEASE ?= build-release
 FUZZ_SECONDS ?= 30
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build demo test test-long test-asan bench clean
+.PHONY: all deps build demo test test-long test-asan bench fuzz release clean
 
 all: build
 
@@ -40,6 +41,13 @@ bench: deps
 	@$(BUILD)/bench/opsktl_micro_bench --benchmark_min_time=0.2
 	@bash bench/run.sh $(BUILD)/opsktl
 
+# The portable binary: third-party libraries linked in, glibc the only dynamic dependency.
+release: deps
+	@cmake -S . -B $(BUILD_RELEASE) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+	  -DOPSKTL_PORTABLE=ON -DOPSKTL_WERROR=ON -DOPSKTL_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_RELEASE) -j $(JOBS) --target opsktl
+	@bash scripts/check-portable.sh $(BUILD_RELEASE)/opsktl
+
 # libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan; each runs FUZZ_SECONDS.
 fuzz:
 	@bash scripts/install-deps.sh --fuzz
@@ -49,4 +57,4 @@ fuzz:
 	@bash scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_RELEASE)
