@@ -43,6 +43,7 @@ class LineReader {
 
  private:
   void fill();
+  void report_progress(size_t bytes);  // adds to read_progress()
 
   ByteStream& stream_;
   size_t max_line_;
@@ -53,6 +54,7 @@ class LineReader {
   bool eof_ = false;
   bool in_long_line_ = false;
   uint64_t line_number_ = 0;
+  uint64_t lines_reported_ = 0;  // line_number_ as last added to read_progress()
 };
 
 // The line without a trailing '\r' (CRLF input).

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "opsktl/read_progress.hpp"
+
 namespace opsktl {
 
 LineReader::LineReader(ByteStream& stream, LineReaderOptions options)
@@ -30,7 +32,10 @@ bool LineReader::next(Line& line) {
     }
     size_t pending = end_ - begin_;
     if (eof_) {
-      if (pending == 0) return false;
+      if (pending == 0) {
+        report_progress(0);
+        return false;
+      }
       line.text = std::string_view(buffer_.data() + begin_, pending);
       line.newline = false;
       line.continues = false;
@@ -70,6 +75,15 @@ void LineReader::fill() {
   size_t n = stream_.read(buffer_.data() + end_, buffer_.size() - end_);
   if (n == 0) eof_ = true;
   end_ += n;
+  report_progress(n);
+}
+
+// Once per buffer, never per line: relaxed adds, which the hot loop does not notice.
+void LineReader::report_progress(size_t bytes) {
+  ReadProgress& progress = read_progress();
+  progress.bytes.fetch_add(bytes, std::memory_order_relaxed);
+  progress.lines.fetch_add(line_number_ - lines_reported_, std::memory_order_relaxed);
+  lines_reported_ = line_number_;
 }
 
 bool is_blank(std::string_view text) {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "opsktl/read_progress.hpp"
+
 #include "test_helpers.hpp"
 
 namespace opsktl {
@@ -43,6 +45,20 @@ TEST(LineReader, ReportsLineNumbers) {
   std::vector<uint64_t> numbers;
   while (reader.next(line)) numbers.push_back(reader.line_number());
   EXPECT_EQ(numbers, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+TEST(LineReader, AddsBytesAndLinesReadToTheProcessProgress) {
+  for (size_t buffer : {1, 3, 1 << 20}) {
+    uint64_t bytes_before = read_progress().bytes.load();
+    uint64_t lines_before = read_progress().lines.load();
+    auto stream = make_string_stream("a\nbb\nccc\nlast");
+    LineReader reader(*stream, {buffer, 1 << 20});
+    Line line;
+    while (reader.next(line)) {
+    }
+    EXPECT_EQ(read_progress().bytes.load() - bytes_before, 13u) << "buffer " << buffer;
+    EXPECT_EQ(read_progress().lines.load() - lines_before, 4u) << "buffer " << buffer;
+  }
 }
 
 TEST(LineReader, FlagsWhetherANewlineEndedTheLine) {
