@@ -1,6 +1,10 @@
 // Splits a ByteStream into lines, as views into one reusable buffer: no allocation and
 // no copy per line.
 //
+// Newlines are found 64 bytes at a time (SSE2 compares into a bit mask): the mask of
+// the current block hands out the next line with a count of trailing zeros, so short
+// lines cost no call and no per-byte loop.
+//
 // A line longer than max_line_bytes is not gathered in memory: it is handed out in
 // pieces of at most that size, flagged so that analysers can count it once as
 // malformed while merge passes every byte through. Memory is therefore bounded by
@@ -47,9 +51,13 @@ class LineReader {
 
   ByteStream& stream_;
   size_t max_line_;
-  std::vector<char> buffer_;
+  std::vector<char> buffer_;  // capacity_ bytes of data, then padding for 64-byte loads
+  size_t capacity_ = 0;
   size_t begin_ = 0;  // first byte not yet handed out
-  size_t scan_ = 0;   // bytes before this position hold no '\n'
+  size_t scan_ = 0;   // bytes before this position were searched: their '\n's not yet
+                      // handed out are the bits of mask_
+  uint64_t mask_ = 0; // bit i: a '\n' at mask_base_ + i
+  size_t mask_base_ = 0;
   size_t end_ = 0;    // end of valid data
   bool eof_ = false;
   bool in_long_line_ = false;

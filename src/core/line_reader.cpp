@@ -3,32 +3,62 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "opsktl/read_progress.hpp"
 
 namespace opsktl {
+namespace {
+
+// Bytes of a search block, and of readable padding after the data.
+constexpr size_t kBlock = 64;
+
+// Bit i set when data[i] is '\n', for i < n (n <= kBlock; kBlock bytes are readable).
+inline uint64_t newline_mask(const char* data, size_t n) {
+  uint64_t mask = 0;
+#if defined(__SSE2__)
+  const __m128i newline = _mm_set1_epi8('\n');
+  for (size_t i = 0; i < kBlock; i += 16) {
+    __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    auto bits = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, newline)));
+    mask |= static_cast<uint64_t>(bits) << i;
+  }
+#else
+  for (size_t i = 0; i < kBlock; ++i) mask |= static_cast<uint64_t>(data[i] == '\n') << i;
+#endif
+  return n < kBlock ? mask & ((uint64_t{1} << n) - 1) : mask;
+}
+
+}  // namespace
 
 LineReader::LineReader(ByteStream& stream, LineReaderOptions options)
     : stream_(stream), max_line_(std::max<size_t>(options.max_line_bytes, 1)) {
-  buffer_.resize(std::max<size_t>(std::min(options.buffer_bytes, max_line_), 1));
+  capacity_ = std::max<size_t>(std::min(options.buffer_bytes, max_line_), 1);
+  buffer_.resize(capacity_ + kBlock);
 }
 
 bool LineReader::next(Line& line) {
   for (;;) {
+    if (mask_ != 0) {
+      size_t pos = mask_base_ + static_cast<size_t>(__builtin_ctzll(mask_));
+      mask_ &= mask_ - 1;
+      line.text = std::string_view(buffer_.data() + begin_, pos - begin_);
+      line.newline = true;
+      line.continues = false;
+      line.continuation = in_long_line_;
+      if (!in_long_line_) ++line_number_;
+      in_long_line_ = false;
+      begin_ = pos + 1;
+      return true;
+    }
     if (scan_ < end_) {
-      const char* base = buffer_.data();
-      const void* nl = std::memchr(base + scan_, '\n', end_ - scan_);
-      if (nl != nullptr) {
-        size_t pos = static_cast<size_t>(static_cast<const char*>(nl) - base);
-        line.text = std::string_view(base + begin_, pos - begin_);
-        line.newline = true;
-        line.continues = false;
-        line.continuation = in_long_line_;
-        if (!in_long_line_) ++line_number_;
-        in_long_line_ = false;
-        begin_ = scan_ = pos + 1;
-        return true;
-      }
-      scan_ = end_;
+      size_t n = std::min(kBlock, end_ - scan_);
+      mask_ = newline_mask(buffer_.data() + scan_, n);
+      mask_base_ = scan_;
+      scan_ += n;
+      continue;
     }
     size_t pending = end_ - begin_;
     if (eof_) {
@@ -60,6 +90,7 @@ bool LineReader::next(Line& line) {
   }
 }
 
+// Called only when every byte was searched and no newline is pending (mask_ is 0).
 void LineReader::fill() {
   if (begin_ > 0) {
     size_t pending = end_ - begin_;
@@ -68,11 +99,12 @@ void LineReader::fill() {
     end_ = pending;
     begin_ = 0;
   }
-  if (end_ == buffer_.size()) {
-    size_t grown = std::min(std::max(buffer_.size() * 2, size_t{64}), max_line_);
-    buffer_.resize(std::max(grown, end_ + 1));
+  if (end_ == capacity_) {
+    size_t grown = std::min(std::max(capacity_ * 2, size_t{64}), max_line_);
+    capacity_ = std::max(grown, end_ + 1);
+    buffer_.resize(capacity_ + kBlock);
   }
-  size_t n = stream_.read(buffer_.data() + end_, buffer_.size() - end_);
+  size_t n = stream_.read(buffer_.data() + end_, capacity_ - end_);
   if (n == 0) eof_ = true;
   end_ += n;
   report_progress(n);

@@ -1,6 +1,7 @@
 #include "opsktl/line_reader.hpp"
 
 #include <cstring>
+#include <random>
 
 #include "opsktl/read_progress.hpp"
 
@@ -121,6 +122,84 @@ TEST(LineReader, HugeLineWithoutNewlineUsesBoundedMemory) {
   EXPECT_EQ(bytes, uint64_t{64} << 20);
   EXPECT_LE(max_piece, size_t{1} << 20);
   EXPECT_EQ(reader.line_number(), 1u);
+}
+
+// Lines of every length from 0 to 130 put a newline at every offset of a 64-byte search
+// block, also right before and after a block boundary and at the end of the data.
+TEST(LineReader, FindsNewlinesAtEveryOffsetOfASearchBlock) {
+  std::string data;
+  Lines expected;
+  for (size_t length = 0; length <= 130; ++length) {
+    expected.emplace_back(length, static_cast<char>('a' + length % 26));
+    data += expected.back() + "\n";
+  }
+  expect_lines_for_all_buffers(data, expected);
+  for (size_t buffer : {63, 64, 65, 127, 128, 129}) {
+    auto stream = make_string_stream(data);
+    EXPECT_EQ(read_lines(*stream, {buffer, 1 << 20}), expected) << "buffer " << buffer;
+  }
+}
+
+// What a byte-by-byte splitter gives: each line's bytes, whether a newline ended it,
+// and whether it reached max_line bytes (then it comes in pieces).
+struct SplitLine {
+  std::string text;
+  bool newline = false;
+  bool whole = true;
+  uint64_t number = 0;
+  bool operator==(const SplitLine&) const = default;
+};
+
+std::vector<SplitLine> split_simply(const std::string& data, size_t max_line) {
+  std::vector<SplitLine> lines;
+  size_t start = 0;
+  while (start < data.size()) {
+    size_t end = start;
+    while (end < data.size() && data[end] != '\n') ++end;
+    SplitLine line{data.substr(start, end - start), end < data.size(), end - start < max_line,
+                   lines.size() + 1};
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+std::vector<SplitLine> split_with_reader(const std::string& data, LineReaderOptions options) {
+  auto stream = make_string_stream(data);
+  LineReader reader(*stream, options);
+  std::vector<SplitLine> lines;
+  Line line;
+  while (reader.next(line)) {
+    if (line.continuation) {
+      lines.back().text.append(line.text);
+    } else {
+      lines.push_back({std::string(line.text), false, true, reader.line_number()});
+    }
+    lines.back().newline = line.newline;
+    if (!line.whole()) lines.back().whole = false;
+    EXPECT_LE(line.text.size(), options.max_line_bytes);
+  }
+  return lines;
+}
+
+// Random data with CRLF endings, blank lines, overlong lines and no final newline, split
+// with read buffers and line limits of many sizes, against the byte-by-byte splitter.
+TEST(LineReader, MatchesAByteByByteSplitterOnRandomData) {
+  std::mt19937 random(20261127);
+  const std::string alphabet = "ab \t\r\n\n\xff";
+  for (int round = 0; round < 300; ++round) {
+    std::string data;
+    size_t length = random() % 400;
+    for (size_t i = 0; i < length; ++i) {
+      if (random() % 50 == 0) data.append(random() % 150, 'x');  // a long run without '\n'
+      data += alphabet[random() % alphabet.size()];
+    }
+    size_t max_line = 1 + random() % 200;
+    size_t buffer = 1 + random() % 300;
+    auto expected = split_simply(data, max_line);
+    EXPECT_EQ(split_with_reader(data, {buffer, max_line}), expected)
+        << "round " << round << ", buffer " << buffer << ", max_line " << max_line;
+  }
 }
 
 TEST(LineReader, BlankMeansOnlySpacesTabsAndCarriageReturns) {
