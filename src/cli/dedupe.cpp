@@ -1,7 +1,5 @@
 // opsktl dedupe: files with identical content; with --apply, duplicates replaced by links
 // to one kept copy, safely and resumably.
-#include <unistd.h>
-
 #include <memory>
 
 #include "common_options.hpp"
@@ -10,6 +8,7 @@
 #include "opsktl/error.hpp"
 #include "opsktl/text.hpp"
 #include "output_writer.hpp"
+#include "progress_line.hpp"
 #include "subcommands.hpp"
 
 namespace opsktl::cli {
@@ -29,21 +28,10 @@ struct DedupeArgs {
   std::string state;
 };
 
-class ProgressLine {
- public:
-  void show(const DedupeProgress& p) {
-    std::string line = fmt::format("\r\x1b[K{}: {} files, {} hashed, {} groups", p.phase, p.files_scanned,
-                                   human_bytes(static_cast<int64_t>(p.bytes_hashed)), p.groups);
-    shown_ = true;
-    (void)!::write(STDERR_FILENO, line.data(), line.size());
-  }
-  void clear() {
-    if (shown_) (void)!::write(STDERR_FILENO, "\r\x1b[K", 4);
-  }
-
- private:
-  bool shown_ = false;
-};
+std::string progress_text(const DedupeProgress& p) {
+  return fmt::format("{}: {} files, {} hashed, {} groups", p.phase, p.files_scanned,
+                     human_bytes(static_cast<int64_t>(p.bytes_hashed)), p.groups);
+}
 
 DedupeOptions build_options(const DedupeArgs& args) {
   DedupeOptions options;
@@ -137,18 +125,12 @@ Outcome run(const DedupeArgs& args) {
   DedupeOptions options = build_options(args);
   OutputFormat format = build_output_format(args.common);
 
-  ProgressLine progress;
-  if (isatty(STDERR_FILENO) && !args.common.quiet) {
-    options.progress = [&progress](const DedupeProgress& p) { progress.show(p); };
+  ProgressLine progress(args.common.quiet);
+  if (progress.enabled()) {
+    options.progress = [&progress](const DedupeProgress& p) { progress.update([&p] { return progress_text(p); }); };
   }
-  DedupeResult result;
-  try {
-    result = run_dedupe(options);
-  } catch (...) {
-    progress.clear();
-    throw;
-  }
-  progress.clear();
+  DedupeResult result = run_dedupe(options);
+  progress.finish();
   for (const DedupeProblem& problem : result.problems) {
     report_warning("{}: {}", printable(problem.path), problem.what);
   }

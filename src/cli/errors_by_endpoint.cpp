@@ -6,6 +6,7 @@
 #include "opsktl/error.hpp"
 #include "opsktl/errors_by_endpoint.hpp"
 #include "output_writer.hpp"
+#include "progress_line.hpp"
 #include "subcommands.hpp"
 
 namespace opsktl::cli {
@@ -95,7 +96,10 @@ Outcome run(const ErrorsByEndpointArgs& args) {
   ErrorsByEndpointOptions options = build_options(args);
   OutputFormat format = build_output_format(args.common);
 
+  ProgressLine progress(args.common.quiet);
+  poll_log_progress(progress, options.inputs);
   ErrorsByEndpointResult result = count_errors(options);
+  progress.finish();
   for (const InputFormat& chosen : result.formats) {
     if (chosen.guess.certain) {
       report_debug("{}: reading as {} ({})", chosen.input, log_format_name(chosen.guess.format),

@@ -7,6 +7,7 @@
 #include "common_options.hpp"
 #include "diagnostics.hpp"
 #include "output_writer.hpp"
+#include "progress_line.hpp"
 #include "subcommands.hpp"
 
 namespace opsktl::cli {
@@ -190,7 +191,11 @@ Outcome run(const FlappingArgs& args) {
   }
   out.begin_records(every ? "alerts" : "episodes", columns);
   WriterSink sink(out, format);
+  // --follow runs until stopped and prints as it goes: no progress line.
+  ProgressLine progress(args.common.quiet || options.follow);
+  poll_log_progress(progress, options.inputs);
   FlappingResult result = detect_flapping(options, sink);
+  progress.finish();
   out.end_records();
 
   for (const FlappingProblem& problem : result.problems) report_error("{}", problem.message);

@@ -10,6 +10,7 @@
 #include "diagnostics.hpp"
 #include "line_writer.hpp"
 #include "opsktl/merge.hpp"
+#include "progress_line.hpp"
 #include "subcommands.hpp"
 
 namespace opsktl::cli {
@@ -108,7 +109,12 @@ Outcome run(const MergeArgs& args) {
   LineWriter writer(fd, file ? args.output : "standard output");
   WriterSink sink(writer);
 
+  // Merged lines on the terminal would run into the progress line: none then.
+  bool output_on_terminal = !args.check && fd == STDOUT_FILENO && isatty(STDOUT_FILENO) != 0;
+  ProgressLine progress(args.common.quiet || output_on_terminal);
+  poll_log_progress(progress, options.inputs);
   MergeResult result = merge_logs(options, sink, reporter);
+  progress.finish();
   writer.flush();
   if (file) file->commit();
 

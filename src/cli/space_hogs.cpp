@@ -1,8 +1,5 @@
 // opsktl space-hogs: where did my disk go? The largest files and directories, as du sizes
 // them, or the directories that grew since a saved scan.
-#include <sys/ioctl.h>
-#include <unistd.h>
-
 #include <memory>
 
 #include "common_options.hpp"
@@ -10,6 +7,7 @@
 #include "opsktl/space_hogs.hpp"
 #include "opsktl/text.hpp"
 #include "output_writer.hpp"
+#include "progress_line.hpp"
 #include "subcommands.hpp"
 
 namespace opsktl::cli {
@@ -30,33 +28,20 @@ struct SpaceHogsArgs {
   bool shrunk = false;
 };
 
-// The progress line on a terminal's stderr: rewritten in place, cleared at the end.
-class ProgressLine {
- public:
-  void show(const WalkProgress& progress) {
-    // One terminal row, or `\r` would not get back to its start: the path gets what is left.
-    winsize ws{};
-    size_t columns = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
-    std::string head = fmt::format("scanned {} entries in {} dirs, {}: ", progress.entries, progress.dirs,
-                                   human_bytes(progress.bytes));
-    std::string current = printable(progress.current);
-    size_t room = columns > head.size() + 4 ? columns - head.size() - 1 : 3;
-    if (current.size() > room) {
-      size_t start = current.size() - (room - 3);
-      while (start < current.size() && (static_cast<unsigned char>(current[start]) & 0xC0) == 0x80) ++start;
-      current = "..." + current.substr(start);
-    }
-    std::string line = "\r\x1b[K" + head + current;
-    shown_ = true;
-    (void)!::write(STDERR_FILENO, line.data(), line.size());
+// "scanned N entries in D dirs, SIZE: PATH", the path cut from the left to fit one row.
+std::string progress_text(const WalkProgress& progress) {
+  std::string head = fmt::format("scanned {} entries in {} dirs, {}: ", progress.entries, progress.dirs,
+                                 human_bytes(progress.bytes));
+  std::string current = printable(progress.current);
+  size_t columns = ProgressLine::columns();
+  size_t room = columns > head.size() + 4 ? columns - head.size() - 1 : 3;
+  if (current.size() > room) {
+    size_t start = current.size() - (room - 3);
+    while (start < current.size() && (static_cast<unsigned char>(current[start]) & 0xC0) == 0x80) ++start;
+    current = "..." + current.substr(start);
   }
-  void clear() {
-    if (shown_) (void)!::write(STDERR_FILENO, "\r\x1b[K", 4);
-  }
-
- private:
-  bool shown_ = false;
-};
+  return head + current;
+}
 
 SpaceHogsOptions build_options(const SpaceHogsArgs& args) {
   if (args.shrunk && args.compare.empty()) throw UsageError("--shrunk: only with --compare SCAN");
@@ -117,18 +102,12 @@ Outcome run(const SpaceHogsArgs& args) {
   SpaceHogsOptions options = build_options(args);
   OutputFormat format = build_output_format(args.common);
 
-  ProgressLine progress;
-  if (isatty(STDERR_FILENO) && !args.common.quiet) {
-    options.walk.progress = [&progress](const WalkProgress& p) { progress.show(p); };
+  ProgressLine progress(args.common.quiet);
+  if (progress.enabled()) {
+    options.walk.progress = [&progress](const WalkProgress& p) { progress.update([&p] { return progress_text(p); }); };
   }
-  SpaceHogsResult result;
-  try {
-    result = find_space_hogs(options);
-  } catch (...) {
-    progress.clear();
-    throw;
-  }
-  progress.clear();
+  SpaceHogsResult result = find_space_hogs(options);
+  progress.finish();
   for (const WalkProblem& problem : result.problems) {
     report_warning("{}: {}", printable(problem.path), problem.what);
   }
