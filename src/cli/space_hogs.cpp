@@ -67,6 +67,11 @@ void write_results(const SpaceHogsResult& result, const SpaceHogsOptions& option
   OutputWriter out(format, null_terminated);
   std::vector<Cell> cells;
   if (compare) {
+    // json always has both arrays (SPEC §1): files stays empty, only directories are compared.
+    if (format == OutputFormat::kJson) {
+      out.begin_records("files", {{"kind", ColumnKind::kText}, {"bytes", ColumnKind::kBytes}, {"path", ColumnKind::kPath}});
+      out.end_records();
+    }
     out.begin_records("dirs", {{"kind", ColumnKind::kText},
                                {"delta_bytes", ColumnKind::kBytes},
                                {"bytes", ColumnKind::kBytes},
