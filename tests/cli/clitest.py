@@ -6,6 +6,7 @@ with OPSKTL_BIN naming the built binary (tests/cli/CMakeLists.txt sets it) and
 OPSKTL_SHARED the shared/ directory with the data generators.
 """
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,51 @@ from pathlib import Path
 BIN = os.environ.get("OPSKTL_BIN", "")
 SHARED = Path(os.environ.get("OPSKTL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import schema_check  # noqa: E402
+
+_schemas = {}
+
+
+def schema_for(subcommand):
+    """docs/schemas/SUBCOMMAND.schema.json, checked by schema_check; None when missing."""
+    if subcommand not in _schemas:
+        path = SCHEMAS / f"{subcommand}.schema.json"
+        schema = None
+        if path.exists():
+            schema = json.loads(path.read_text())
+            schema_check.check_schema(schema)
+        _schemas[subcommand] = schema
+    return _schemas[subcommand]
+
+
+def json_subcommand(args):
+    """The subcommand of an opsktl command line that asks for --format json, else None."""
+    args = [str(a) for a in args]
+    subcommand = next((a for a in args if not a.startswith("-")), None)
+    for i, arg in enumerate(args):
+        if arg == "--format=json" or (arg == "--format" and i + 1 < len(args) and args[i + 1] == "json"):
+            return subcommand
+    return None
+
+
+def json_output_problems(args, out):
+    """Why `out`, the stdout of opsktl ARGS, is not what its JSON schema allows: a list of
+    messages, empty when it conforms or when ARGS did not ask for json or nothing was
+    written."""
+    subcommand = json_subcommand(args)
+    if subcommand is None or out == b"":
+        return []
+    schema = schema_for(subcommand)
+    if schema is None:
+        return [f"{subcommand} wrote json output but docs/schemas/{subcommand}.schema.json does not exist"]
+    try:
+        doc = schema_check.loads(out)
+    except (schema_check.DocumentError, UnicodeDecodeError) as e:
+        return [f"stdout is not one JSON document: {e}"]
+    return schema_check.validate(doc, schema)
 
 
 class Result:
@@ -65,7 +111,17 @@ class CliTestCase(unittest.TestCase):
             stdin = stdin.encode()
         proc = subprocess.run([BIN, *map(str, args)], input=stdin, capture_output=True,
                               timeout=timeout, cwd=cwd or self.dir)
+        self.check_json_output(args, proc.stdout)
         return Result(proc)
+
+    def check_json_output(self, args, out):
+        """Fails the test when opsktl ARGS asked for json and wrote output that its schema in
+        docs/schemas does not allow. run_opsktl calls it on every run; a test that starts
+        opsktl itself must call it on what it read."""
+        problems = json_output_problems(args, out)
+        if problems:
+            self.fail(f"opsktl {' '.join(map(str, args))}: json output against its schema:\n  " +
+                      "\n  ".join(problems[:20]) + f"\noutput: {out[:500]!r}")
 
     def run_pipe_head(self, args, lines=1, timeout=120):
         """Runs `opsktl ARGS | head -n LINES` in a shell; returns (opsktl exit code, stderr)."""

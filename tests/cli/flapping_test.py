@@ -3,6 +3,7 @@ import json
 import os
 import queue
 import random
+import select
 import signal
 import subprocess
 import threading
@@ -377,6 +378,42 @@ class FlappingTest(clitest.CliTestCase):
             if proc.poll() is None:
                 proc.kill()
         self.assertEqual(proc.returncode, 0)
+
+    def test_follow_json_writes_each_alert_as_decided_and_one_document_at_the_end(self):
+        log = self.dir / "live.log"
+        log.write_text("1703000000 web restarted\n1703000010 web restarted\n")
+        args = ["flapping", "-f", "--format", "json", "--alerts", "every", "-n", "1", "-w", "60", str(log)]
+        proc = subprocess.Popen([clitest.BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = b""
+
+        def read_until(needle, deadline=10.0):
+            nonlocal out
+            end = time.monotonic() + deadline
+            while needle not in out:
+                ready, _, _ = select.select([proc.stdout], [], [], 0.05)
+                if ready:
+                    out += os.read(proc.stdout.fileno(), 65536)
+                if time.monotonic() > end:
+                    proc.kill()
+                    self.fail(f"no {needle!r} on stdout within {deadline} s: {out!r}")
+
+        try:
+            read_until(b'{"ts":1703000010,"service":"web","count":2}')
+            with open(log, "a") as f:
+                f.write("1703000020 web restarted\n")
+            read_until(b'{"ts":1703000020,"service":"web","count":3}')
+            proc.send_signal(signal.SIGTERM)
+            rest, _ = proc.communicate(timeout=10)
+            out += rest
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(proc.returncode, 0)
+        self.check_json_output(args, out)
+        doc = json.loads(out)
+        self.assertEqual(doc["alerts"], [{"ts": 1703000010, "service": "web", "count": 2},
+                                         {"ts": 1703000020, "service": "web", "count": 3}])
+        self.assertEqual((doc["summary"]["lines"], doc["summary"]["restarts"], doc["summary"]["alerts"]), (3, 3, 2))
 
     def test_follow_on_a_pipe_ends_at_its_end(self):
         r = self.flapping("-f", stdin=EVENTS, timeout=20)
