@@ -150,6 +150,9 @@ std::optional<uint64_t> plain_input_bytes(const std::vector<std::string>& inputs
 
 void poll_log_progress(ProgressLine& progress, const std::vector<std::string>& inputs) {
   if (!progress.enabled()) return;
+  // Lines typed at the terminal: a progress line would only get in the way.
+  bool typed = isatty(STDIN_FILENO) != 0 && std::find(inputs.begin(), inputs.end(), "-") != inputs.end();
+  if (typed) return;
   progress.poll([total = plain_input_bytes(inputs)] { return log_progress_text(total); });
 }
 

@@ -14,7 +14,6 @@ import subprocess
 import termios
 import threading
 import time
-import tty
 
 import clitest
 
@@ -56,17 +55,29 @@ class SlowFifo:
                 pass
 
 
-def run_with_stderr_on_pty(args, cwd, timeout=120):
+def run_with_stderr_on_pty(args, cwd, typed=None, pause=0.1, timeout=120):
     """Runs opsktl with stdout to a file and stderr on a pseudo-terminal (80 columns).
+    With `typed` (a list of lines), stdin is that terminal too, and the lines are typed
+    one every `pause` seconds, then end-of-file (Ctrl-D).
     Returns (exit code, stdout bytes, everything written to the terminal)."""
     master, slave = os.openpty()
-    tty.setraw(slave)  # no "\n" -> "\r\n" translation: the bytes as written
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.OPOST  # no "\n" -> "\r\n" translation: the bytes as written
+    attrs[3] &= ~termios.ECHO  # typed lines are not shown back
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     out_path = os.path.join(cwd, "stdout.bin")
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen([clitest.BIN, *map(str, args)], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=slave, cwd=cwd)
+        proc = subprocess.Popen([clitest.BIN, *map(str, args)], stdin=slave if typed else subprocess.DEVNULL,
+                                stdout=out, stderr=slave, cwd=cwd)
     os.close(slave)
+    if typed:
+        def type_lines():
+            for line in typed:
+                os.write(master, line)
+                time.sleep(pause)
+            os.write(master, b"\x04")
+        threading.Thread(target=type_lines, daemon=True).start()
     terminal = b""
     deadline = time.monotonic() + timeout
     try:
@@ -180,6 +191,16 @@ class ProgressLineTest(clitest.CliTestCase):
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual(r.err, b"")
         self.assertEqual(len(r.rows()), 3)
+
+    def test_no_progress_while_reading_lines_typed_at_the_terminal(self):
+        lines = fields_log(30)  # three seconds of typing
+        code, out, terminal = run_with_stderr_on_pty(["errors-by-endpoint", "--log-format", "fields", "--format",
+                                                      "tsv"], self.dir, typed=lines)
+        self.assertEqual(code, 0, terminal)
+        self.assertEqual(terminal, b"")
+        rows = [line.split("\t") for line in out.decode().splitlines()]
+        self.assertEqual(sorted(row[:3] + row[5:] for row in rows),
+                         [["10", "10", "100.00", f"svc{i}", "/api/x"] for i in range(3)])
 
     def test_no_progress_on_a_terminal_with_quiet(self):
         lines = fields_log(self.LINES)
