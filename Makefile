@@ -4,10 +4,11 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 BUILD_RELEASE ?= build-release
 FUZZ_SECONDS ?= 30
+PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build demo test test-long test-asan bench fuzz release clean
+.PHONY: all deps build demo test test-long test-asan bench fuzz release install clean
 
 all: build
 
@@ -55,6 +56,11 @@ fuzz:
 	  -DOPSKTL_BUILD_FUZZ=ON -DOPSKTL_SANITIZE=ON -DOPSKTL_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_targets
 	@bash scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# bin/opsktl, the man page and the bash and zsh completions under PREFIX (default
+# /usr/local); DESTDIR (for packaging) reaches cmake --install through the environment.
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_RELEASE)

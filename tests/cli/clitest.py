@@ -146,3 +146,40 @@ def shlex_quote(s):
 
 def main():
     unittest.main(verbosity=2)
+
+
+def help_long_options(help_text):
+    """The long options listed in the Options: part of a CLI11 --help text, in order."""
+    options = []
+    in_options = False
+    for line in help_text.split("\n"):
+        if line.endswith(":") and not line.startswith(" "):
+            in_options = line == "Options:"
+            continue
+        if in_options and line.startswith("  -"):
+            for name in line.split()[0].split(","):
+                if name.startswith("--"):
+                    options.append(name)
+    return options
+
+
+def help_subcommands(help_text):
+    """The subcommand names listed in the Subcommands: part of `opsktl --help`."""
+    names = []
+    in_section = False
+    for line in help_text.split("\n"):
+        if line.endswith(":") and not line.startswith(" "):
+            in_section = line == "Subcommands:"
+            continue
+        if in_section and line.startswith("  ") and line.strip():
+            names.append(line.split()[0])
+    return names
+
+
+def help_choices(help_text):
+    """{long option: [values]} for options whose --help shows a fixed set, TEXT:{a,b}."""
+    import re
+    choices = {}
+    for m in re.finditer(r"^  (?:-\w,)?(--[\w-]+) \w+:\{([^}]*)\}", help_text, re.M):
+        choices[m.group(1)] = m.group(2).split(",")
+    return choices
