@@ -41,11 +41,26 @@ class LineReader {
 
   // The next line (or piece of an overlong line). False at the end of the input.
   // Read errors propagate as opsktl::Error from the stream.
-  bool next(Line& line);
+  bool next(Line& line) {
+    // The common case, inline: a whole line ends within the searched bytes.
+    if (mask_ != 0 && !in_long_line_) {
+      size_t pos = mask_base_ + static_cast<size_t>(__builtin_ctzll(mask_));
+      mask_ &= mask_ - 1;
+      line.text = std::string_view(buffer_.data() + begin_, pos - begin_);
+      line.newline = true;
+      line.continues = false;
+      line.continuation = false;
+      ++line_number_;
+      begin_ = pos + 1;
+      return true;
+    }
+    return next_slow(line);
+  }
   // 1-based number of the line last returned (pieces of one line share a number).
   uint64_t line_number() const { return line_number_; }
 
  private:
+  bool next_slow(Line& line);
   void fill();
   void report_progress(size_t bytes);  // adds to read_progress()
 

@@ -39,7 +39,7 @@ LineReader::LineReader(ByteStream& stream, LineReaderOptions options)
   buffer_.resize(capacity_ + kBlock);
 }
 
-bool LineReader::next(Line& line) {
+bool LineReader::next_slow(Line& line) {
   for (;;) {
     if (mask_ != 0) {
       size_t pos = mask_base_ + static_cast<size_t>(__builtin_ctzll(mask_));

@@ -5,7 +5,7 @@
 // from 2 to many thousands, and faster than `sort -m`.
 //
 // Approach: every input is a RecordSource that holds its next record's instant (the
-// "head"); a binary min-heap keyed by (instant, input index) picks the source to emit
+// "head"); a tree of losers keyed by (instant, input index) picks the source to emit
 // next, so ties come out in command-line order and, within one input, in line order.
 // A record is a line with a timestamp plus the timestamp-less lines (orphans) after it;
 // the source writes the head line straight from the LineReader's buffer into the sink
@@ -25,8 +25,7 @@
 // --reorder DUR wraps a source in a ReorderSource that holds records in a small heap
 // until a record DUR newer has been read: memory O(records within DUR).
 //
-// Rejected: a loser tree (fewer comparisons, but the heap is not the bottleneck at 16
-// inputs: reading, memchr and the copy are); sorting chunks in memory (unbounded
+// Rejected: sorting chunks in memory (unbounded
 // memory); re-parsing intermediate runs (labels and formats would get in the way).
 #include "opsktl/merge.hpp"
 
@@ -51,12 +50,51 @@ namespace {
 constexpr Micros kEarliest = std::numeric_limits<Micros>::min();
 constexpr size_t kSpillBytes = size_t{1} << 20;
 constexpr size_t kMinReadBuffer = size_t{16} << 10;
-constexpr size_t kMaxReadBuffer = size_t{256} << 10;
+// Small read buffers keep every open input's unread lines in the CPU cache between the
+// kernel's copy and the line search: with 16 inputs, 256 KiB buffers (4 MiB in all) made
+// the newline search wait on memory and took twice the CPU time of 32 KiB ones.
+constexpr size_t kMaxReadBuffer = size_t{32} << 10;
 constexpr size_t kMaxFanIn = 1024;
 // Enough for the 16 lines sniff_log_format looks at, small enough for 1000 open inputs.
 constexpr size_t kSniffBytesPerInput = size_t{16} << 10;
 
 // --- Timestamp extractors ---------------------------------------------------------
+
+// The common case of a plain log, integer epoch seconds starting the line and ending at
+// a space, a tab or the end, without the general parser's dispatch. False when the line
+// does not start that way; parse_timestamp_prefix then decides (it gives the same
+// instant for every line this accepts).
+inline bool epoch_seconds_prefix(std::string_view line, Micros& out) {
+  // Ten digits (every second from 2001 to 2286), eight of them converted at once.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (line.size() >= 11 && (line[10] == ' ' || line[10] == '\t')) {
+    uint64_t eight = 0;
+    std::memcpy(&eight, line.data(), 8);
+    uint64_t digits = eight - 0x3030303030303030u;
+    uint64_t tenth = static_cast<unsigned char>(line[8] - '0');
+    uint64_t last = static_cast<unsigned char>(line[9] - '0');
+    // Every byte of `digits` below 10: no byte of eight under '0' or over '9'.
+    if (((digits | (eight + 0x4646464646464646u)) & 0x8080808080808080u) == 0 && tenth < 10 &&
+        last < 10) {
+      digits = (digits * 10 + (digits >> 8)) & 0x00FF00FF00FF00FFu;
+      digits = (digits * 100 + (digits >> 16)) & 0x0000FFFF0000FFFFu;
+      digits = (digits * 10000 + (digits >> 32)) & 0xFFFFFFFFu;
+      out = static_cast<Micros>(digits * 100 + tenth * 10 + last) * kMicrosPerSecond;
+      return true;
+    }
+  }
+#endif
+  const size_t limit = std::min<size_t>(line.size(), 12);
+  size_t n = 0;
+  int64_t value = 0;
+  while (n < limit && static_cast<unsigned char>(line[n] - '0') < 10) {
+    value = value * 10 + (line[n] - '0');
+    ++n;
+  }
+  if (n == 0 || n > 11 || (n < line.size() && line[n] != ' ' && line[n] != '\t')) return false;
+  out = value * kMicrosPerSecond;
+  return true;
+}
 
 class PrefixExtractor final : public TimestampExtractor {
  public:
@@ -384,7 +422,8 @@ class LogSource final : public RecordSource {
       }
       ++context_.result.lines;
       Micros instant = 0;
-      if (!extractor_->extract(line.text, instant)) {
+      if (!(epoch_first_ && epoch_seconds_prefix(line.text, instant)) &&
+          !extractor_->extract(line.text, instant)) {
         Disposition d = orphan_disposition(sink, line);
         dispose(d, sink, prefix_, line);
         last_ = d;
@@ -421,6 +460,10 @@ class LogSource final : public RecordSource {
   std::unique_ptr<TimestampExtractor> make_extractor(Input& input) {
     const MergeOptions& options = context_.options;
     LogFormatConfig config = options.log_format;
+    // Every extractor that reads a timestamp at the start of the line first.
+    epoch_first_ = config.format == LogFormat::kAuto ||
+                   (config.format == LogFormat::kFields &&
+                    config.positions[static_cast<size_t>(FieldId::kTs)] <= 1);
     if (config.format != LogFormat::kAuto) {
       return make_timestamp_extractor(config, options.time_context, name_);
     }
@@ -491,6 +534,7 @@ class LogSource final : public RecordSource {
   std::optional<Input> input_;
   std::optional<LineReader> reader_;
   std::unique_ptr<TimestampExtractor> extractor_;
+  bool epoch_first_ = false;   // try epoch_seconds_prefix before the extractor
   Line pending_;
   bool pending_line_ = false;  // pending_ holds the head line
   Disposition last_ = Disposition::kSkip;  // where the current line's pieces go
@@ -628,24 +672,29 @@ class RunSource final : public RecordSource {
 
 // Emits every record of `sources` in (instant, source index) order, with a tree of
 // losers: after the winner emits, only the path from its leaf to the root is replayed,
-// one comparison per level. A key is (instant, index) packed into one 128-bit integer,
-// and the tree's nodes hold the losers' keys themselves, so that a level is a load that
-// does not depend on the previous level plus a min/max, which compile to conditional
-// moves. Which input wins is random: with a binary heap of indices (two mispredicted
-// branches and two dependent loads per level) the selection took 21% of the run time
-// on 16 generated inputs (bench/merge.sh); this tree takes about 15%, and the whole
-// merge 20% less CPU time.
+// one comparison per level. The tree's nodes hold the losers' keys themselves (instant
+// and index as two plain integers), so that a level is a load that does not depend on
+// the previous level plus a comparison whose outcome selects with conditional moves.
+// Which input wins is random: with a binary heap of indices (two mispredicted branches
+// and two dependent loads per level) the selection took 21% of the run time on 16
+// generated inputs (bench/merge.sh); the tree with keys packed into one 128-bit integer
+// took about 15% (the compiler spills 128-bit values to the stack); with two 64-bit
+// fields it is a quarter fewer instructions again.
 void merge_sources(std::vector<std::unique_ptr<RecordSource>>& sources, MergeSink& sink) {
   const size_t k = sources.size();
   if (k == 0) return;
-  __extension__ using Key = __int128;
   // An exhausted source's instant: later than any the parser can produce.
   constexpr Micros kDone = std::numeric_limits<Micros>::max();
-  auto make_key = [](Micros instant, size_t index) {
-    return static_cast<Key>(instant) * (Key{1} << 32) + static_cast<Key>(index);
+  struct Key {
+    Micros instant;
+    uint64_t index;
   };
-  auto index_of = [](Key key) { return static_cast<size_t>(static_cast<uint64_t>(key) & 0xFFFFFFFFu); };
-  auto key_of = [&](size_t i) { return make_key(sources[i]->has_head() ? sources[i]->head() : kDone, i); };
+  auto before = [](const Key& a, const Key& b) {
+    return (a.instant < b.instant) | ((a.instant == b.instant) & (a.index < b.index));
+  };
+  auto key_of = [&](size_t i) {
+    return Key{sources[i]->has_head() ? sources[i]->head() : kDone, static_cast<uint64_t>(i)};
+  };
 
   // Node p (1..k-1) has children 2p and 2p+1; node k+i is the leaf of source i.
   std::vector<Key> loser(k);
@@ -653,21 +702,28 @@ void merge_sources(std::vector<std::unique_ptr<RecordSource>>& sources, MergeSin
   for (size_t p = k - 1; p >= 1; --p) {
     Key a = 2 * p >= k ? key_of(2 * p - k) : winner[2 * p];
     Key b = 2 * p + 1 >= k ? key_of(2 * p + 1 - k) : winner[2 * p + 1];
-    winner[p] = std::min(a, b);
-    loser[p] = std::max(a, b);
+    bool a_first = before(a, b);
+    winner[p] = a_first ? a : b;
+    loser[p] = a_first ? b : a;
   }
   Key top = k == 1 ? key_of(0) : winner[1];
-  const Key done = make_key(kDone, 0);
-  while (top < done) {
-    size_t index = index_of(top);
+  while (top.instant != kDone) {
+    size_t index = static_cast<size_t>(top.index);
     RecordSource& source = *sources[index];
     source.emit(sink);
-    top = make_key(source.has_head() ? source.head() : kDone, index);
+    Micros instant = source.has_head() ? source.head() : kDone;
+    Micros top_instant = instant;
+    uint64_t top_index = index;
     for (size_t p = (index + k) >> 1; p >= 1; p >>= 1) {
-      Key other = loser[p];
-      loser[p] = std::max(other, top);
-      top = std::min(other, top);
+      Micros other_instant = loser[p].instant;
+      uint64_t other_index = loser[p].index;
+      bool other_first = (other_instant < top_instant) | ((other_instant == top_instant) & (other_index < top_index));
+      loser[p].instant = other_first ? top_instant : other_instant;
+      loser[p].index = other_first ? top_index : other_index;
+      top_instant = other_first ? other_instant : top_instant;
+      top_index = other_first ? other_index : top_index;
     }
+    top = Key{top_instant, top_index};
   }
 }
 

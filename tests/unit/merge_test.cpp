@@ -64,6 +64,20 @@ class MergeTest : public ::testing::Test {
   MergeResult result_;
 };
 
+// Epoch seconds starting a line, ten digits or not, before a space, a tab or the end, or
+// with a fraction, are instants like any other form; a digit run that runs into a
+// letter is no timestamp (the line travels with the record above).
+TEST_F(MergeTest, EpochSecondsInEveryShapeCompareAsInstants) {
+  auto in = files({"1703000000 a\n1703000001\tb\n1703000002.5 c\n170300000x orphan\n1703000004\n",
+                   "2023-12-19T15:33:20Z B0\n2023-12-19T15:33:21.5Z B1\n2023-12-19T15:33:22Z B2\n"
+                   "2023-12-19T15:33:23Z B3\n2023-12-19T15:33:24Z B4\n"});
+  EXPECT_EQ(merge(options(in)),
+            "1703000000 a\n2023-12-19T15:33:20Z B0\n1703000001\tb\n2023-12-19T15:33:21.5Z B1\n"
+            "2023-12-19T15:33:22Z B2\n1703000002.5 c\n170300000x orphan\n2023-12-19T15:33:23Z B3\n"
+            "1703000004\n2023-12-19T15:33:24Z B4\n");
+  EXPECT_TRUE(listener_.unsorted.empty());
+}
+
 TEST_F(MergeTest, InterleavesByInstant) {
   auto in = files({"1 a\n3 c\n5 e\n", "2 b\n4 d\n"});
   EXPECT_EQ(merge(options(in)), "1 a\n2 b\n3 c\n4 d\n5 e\n");
