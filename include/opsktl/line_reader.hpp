@@ -25,6 +25,10 @@ struct LineReaderOptions {
   size_t max_line_bytes = size_t{8} << 20;  // longer lines come in pieces
 };
 
+// From the start of every line a LineReader hands out, this many bytes may be read (the
+// line's, then the next lines' or padding), for block-wise scanning of short lines.
+inline constexpr size_t kLineReadAhead = 64;
+
 struct Line {
   // The bytes without the terminating '\n' (a '\r' before it is kept). Valid until the
   // next call to LineReader::next.

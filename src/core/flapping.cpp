@@ -25,7 +25,9 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <limits>
 #include <queue>
@@ -34,6 +36,10 @@
 #include "opsktl/error.hpp"
 #include "opsktl/follow.hpp"
 #include "opsktl/input.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace opsktl {
 
@@ -208,6 +214,89 @@ class StrictStop : public Error {
 
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
+// Whitespace fields of a line shorter than kLineReadAhead, found from one bit mask of its
+// separators (space, tab, '\r', as FieldsParser splits): the default `TS SERVICE EVENT`
+// lines take a few dozen instructions instead of the general parser's few hundred.
+class ShortLineFields {
+ public:
+  // `positions[i]`: 1-based field number to fetch into `out[i]`. False when the line has
+  // fewer fields than the largest position (FieldsParser: malformed). Only for
+  // text.size() < kLineReadAhead, with kLineReadAhead bytes readable from text.data().
+  template <size_t N>
+  static bool split(std::string_view text, const std::array<int, N>& positions, int last,
+                    std::array<std::string_view, N>& out) {
+    uint64_t separators = separator_mask(text.data());
+    separators |= ~uint64_t{0} << text.size();  // the bytes after the line end fields too
+    uint64_t starts = ~separators & ((separators << 1) | 1);
+    uint64_t ends = separators & ~((separators << 1) | 1);
+    for (int field = 1; field <= last; ++field) {
+      if (starts == 0) return false;
+      auto start = static_cast<size_t>(__builtin_ctzll(starts));
+      auto end = static_cast<size_t>(__builtin_ctzll(ends));
+      starts &= starts - 1;
+      ends &= ends - 1;
+      for (size_t i = 0; i < N; ++i) {
+        if (positions[i] == field) out[i] = std::string_view(text.data() + start, end - start);
+      }
+    }
+    return true;
+  }
+
+ private:
+  static uint64_t separator_mask(const char* data) {
+    uint64_t mask = 0;
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(' ');
+    const __m128i tab = _mm_set1_epi8('\t');
+    const __m128i cr = _mm_set1_epi8('\r');
+    for (size_t i = 0; i < kLineReadAhead; i += 16) {
+      __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+      __m128i sep = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, space), _mm_cmpeq_epi8(block, tab)),
+                                 _mm_cmpeq_epi8(block, cr));
+      mask |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(sep))) << i;
+    }
+#else
+    for (size_t i = 0; i < kLineReadAhead; ++i) {
+      char c = data[i];
+      mask |= static_cast<uint64_t>(c == ' ' || c == '\t' || c == '\r') << i;
+    }
+#endif
+    return mask;
+  }
+};
+
+// A whole field of exactly ten digits as epoch seconds (parse_timestamp gives the same);
+// false for anything else.
+bool ten_digit_epoch(std::string_view field, Micros& out) {
+  if (field.size() != 10) return false;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // Eight digits at once: every byte of `digits` below 10 when no byte of `eight` is
+  // under '0' (borrow sets the top bit) or over '9' (adding 0x46 sets it).
+  uint64_t eight = 0;
+  std::memcpy(&eight, field.data(), 8);
+  uint64_t digits = eight - 0x3030303030303030u;
+  auto ninth = static_cast<unsigned char>(field[8] - '0');
+  auto tenth = static_cast<unsigned char>(field[9] - '0');
+  if (((digits | (eight + 0x4646464646464646u)) & 0x8080808080808080u) != 0 || ninth > 9 || tenth > 9) {
+    return false;
+  }
+  digits = (digits * 10 + (digits >> 8)) & 0x00FF00FF00FF00FFu;
+  digits = (digits * 100 + (digits >> 16)) & 0x0000FFFF0000FFFFu;
+  digits = (digits * 10000 + (digits >> 32)) & 0xFFFFFFFFu;
+  out = static_cast<Micros>(digits * 100 + ninth * 10 + tenth) * kMicrosPerSecond;
+  return true;
+#else
+  int64_t value = 0;
+  for (char c : field) {
+    auto digit = static_cast<unsigned char>(c - '0');
+    if (digit > 9) return false;
+    value = value * 10 + digit;
+  }
+  out = value * kMicrosPerSecond;
+  return true;
+#endif
+}
+
 std::unique_ptr<RE2> compile(const std::string& pattern) {
   RE2::Options options;
   options.set_log_errors(false);
@@ -227,6 +316,18 @@ class Detection {
       if (!regex_->ok()) throw Error("--event-regex: " + regex_->error());
     }
     late_reported_.assign(options.inputs.size(), false);
+    const FieldPositions& positions = options.log_format.positions;
+    short_positions_ = {positions[static_cast<size_t>(FieldId::kTs)],
+                        positions[static_cast<size_t>(FieldId::kService)],
+                        positions[static_cast<size_t>(FieldId::kEvent)]};
+    int configured = 0;
+    for (int position : positions) configured += position > 0;
+    int last = std::max({short_positions_[0], short_positions_[1], short_positions_[2]});
+    bool distinct = short_positions_[0] != short_positions_[1] && short_positions_[0] != short_positions_[2] &&
+                    short_positions_[1] != short_positions_[2];
+    bool usable = !regex_ && configured == 3 && distinct && short_positions_[0] > 0 &&
+                  short_positions_[1] > 0 && short_positions_[2] > 0 && last <= 16;
+    short_last_ = usable ? last : 0;
   }
 
   FlappingResult run() {
@@ -246,7 +347,8 @@ class Detection {
 
  private:
   // One line (or the first piece of an overlong one, `whole` false) of input `input`.
-  void line(std::string_view text, uint32_t input, uint64_t number, bool whole) {
+  // `read_ahead`: kLineReadAhead bytes are readable from text.data() (a LineReader's).
+  void line(std::string_view text, uint32_t input, uint64_t number, bool whole, bool read_ahead = false) {
     InputParser& in = parsers_[input];
     if (in.refused) return;
     ++result_.lines;
@@ -261,12 +363,27 @@ class Detection {
         return;
       }
     }
-    if (!in.parser->parse(text, record_)) return malformed(input, number);
-    std::string_view event = record_[FieldId::kEvent];
-    if (!is_restart(event, text, in.event_to_end)) return;
-    std::string_view service = record_[FieldId::kService];
-    if (service.empty()) return malformed(input, number);
-    auto ts = parse_timestamp(record_[FieldId::kTs], options_.time_context);
+    std::optional<Micros> ts;
+    std::string_view service;
+    if (read_ahead && in.short_fields && text.size() < kLineReadAhead) {
+      std::array<std::string_view, 3> fields;  // ts, service, event
+      if (!ShortLineFields::split(text, short_positions_, short_last_, fields)) return malformed(input, number);
+      if (!is_restart(fields[2], text, false)) return;
+      service = fields[1];
+      Micros instant = 0;
+      if (ten_digit_epoch(fields[0], instant)) {
+        ts = instant;
+      } else {
+        ts = parse_timestamp(fields[0], options_.time_context);
+      }
+    } else {
+      if (!in.parser->parse(text, record_)) return malformed(input, number);
+      std::string_view event = record_[FieldId::kEvent];
+      if (!is_restart(event, text, in.event_to_end)) return;
+      service = record_[FieldId::kService];
+      if (service.empty()) return malformed(input, number);
+      ts = parse_timestamp(record_[FieldId::kTs], options_.time_context);
+    }
     if (!ts) return malformed(input, number);
     if ((options_.since && *ts < *options_.since) || (options_.until && *ts > *options_.until)) {
       ++result_.filtered_out;
@@ -291,6 +408,7 @@ class Detection {
       return RE2::PartialMatch(subject, *regex_);
     }
     if (event.size() != event_.size()) return false;
+    if (std::memcmp(event.data(), event_.data(), event.size()) == 0) return true;  // already lower case
     for (size_t i = 0; i < event.size(); ++i) {
       if (ascii_lower(event[i]) != event_[i]) return false;
     }
@@ -339,6 +457,7 @@ class Detection {
     in.parser->begin_input(name);
     // In positional fields a message is the rest of the line from the event field.
     in.event_to_end = guess.format == LogFormat::kFields;
+    in.short_fields = guess.format == LogFormat::kFields && short_last_ > 0 && config.service.empty();
     for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
       if (!in.parser->provides(id)) {
         std::string field(field_name(id));
@@ -370,7 +489,7 @@ class Detection {
       Line piece;
       while (reader.next(piece)) {
         if (piece.continuation) continue;
-        line(piece.text, input, reader.line_number(), piece.whole());
+        line(piece.text, input, reader.line_number(), piece.whole(), true);
       }
     } catch (const StrictStop&) {
       throw;
@@ -452,10 +571,16 @@ class Detection {
     std::unique_ptr<RecordParser> parser;  // made when the input's format is known
     bool event_to_end = false;             // --event-regex sees the rest of the line
     bool refused = false;                  // the format lacks a needed field
+    bool short_fields = false;             // short lines may go through ShortLineFields
   };
   std::vector<InputParser> parsers_;
   std::unique_ptr<RE2> regex_;
   std::string event_;
+  // Positions of ts, service and event for ShortLineFields; short_last_ is 0 when the
+  // general parser must decide (--event-regex, other fields configured, equal or large
+  // positions).
+  std::array<int, 3> short_positions_{};
+  int short_last_ = 0;
   Record record_;
   std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
   uint64_t seq_ = 0;

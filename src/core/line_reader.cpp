@@ -14,6 +14,7 @@ namespace {
 
 // Bytes of a search block, and of readable padding after the data.
 constexpr size_t kBlock = 64;
+static_assert(kLineReadAhead <= kBlock, "every line starts within the data, before the padding");
 
 // Bit i set when data[i] is '\n', for i < n (n <= kBlock; kBlock bytes are readable).
 inline uint64_t newline_mask(const char* data, size_t n) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -223,6 +224,79 @@ TEST(DetectFlapping, ReorderBeyondItsDurationIsStillLate) {
   // 30 releases 10 and 20 (at least 5 s older); 12 then comes after 20.
   auto result = detect_file("10 a restarted\n20 a restarted\n30 a restarted\n12 a restarted\n", options, sink);
   EXPECT_EQ(result.late, 1u);
+}
+
+// Lines shorter than 64 bytes in the default fields layout are split from one bit mask of
+// their separators; leading blanks that push a line past 64 bytes send the same fields
+// through the general parser. Both must agree on random streams with malformed lines
+// (missing fields, bad and non-epoch timestamps), late restarts, tabs, inner '\r',
+// CRLF, any-case events and lines on both sides of 64 bytes.
+TEST(DetectFlapping, ShortLineSplitAgreesWithTheGeneralParser) {
+  std::mt19937 random(7);
+  auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+  for (int round = 0; round < 40; ++round) {
+    std::string short_lines, long_lines;
+    int64_t t = 1703000000;
+    for (int i = 0; i < 200; ++i) {
+      t += static_cast<int64_t>(random() % 4) - (random() % 10 == 0 ? 5 : 0);  // some late
+      std::string ts = random() % 12 == 0 ? pick({"999999999", "17030001x3", "2023-12-19T15:33:20Z",
+                                                  "1703000000.5", "+1703000000", "17030000000"})
+                                          : std::to_string(t);
+      std::string sep = pick({" ", " ", "\t", "  ", " \r "});
+      std::string line = ts + sep + pick({"a", "b", "svc-with-a-longer-name"});
+      if (random() % 15 != 0) line += sep + pick({"restarted", "restarted", "Restarted", "RESTARTED", "started",
+                                                 "restartedx"});
+      if (random() % 3 == 0) line += " " + std::string(random() % 50, 'm');
+      if (random() % 20 == 0) line = pick({"", " ", "\t"});
+      std::string ending = random() % 10 == 0 ? "\r\n" : "\n";
+      short_lines += line + ending;
+      long_lines += (line.find_first_not_of(" \t") == std::string::npos ? line : std::string(64, ' ') + line) + ending;
+    }
+    for (AlertMode mode : {AlertMode::kEvery, AlertMode::kEpisode}) {
+      FlappingOptions options;
+      options.alerts = mode;
+      options.max_restarts = 1;
+      options.window = 5 * kSec;
+      options.reorder = round % 2 == 0 ? 0 : 2 * kSec;
+      RecordingSink a, b;
+      auto ra = detect_file(short_lines, options, a);
+      auto rb = detect_file(long_lines, options, b);
+      EXPECT_EQ(a.alerts, b.alerts) << "round " << round;
+      EXPECT_EQ(a.episodes, b.episodes) << "round " << round;
+      // Each run has its own temporary directory: compare "events.log:LINE".
+      auto where = [](std::string path) { return path.substr(path.rfind('/') + 1); };
+      ASSERT_EQ(a.lates.size(), b.lates.size());
+      for (size_t i = 0; i < a.lates.size(); ++i) EXPECT_EQ(where(a.lates[i]), where(b.lates[i]));
+      EXPECT_EQ(ra.lines, rb.lines);
+      EXPECT_EQ(ra.malformed, rb.malformed);
+      EXPECT_EQ(where(ra.first_malformed), where(rb.first_malformed));
+      EXPECT_EQ(ra.late, rb.late);
+      EXPECT_EQ(where(ra.first_late), where(rb.first_late));
+      EXPECT_EQ(ra.restarts, rb.restarts);
+      EXPECT_GT(ra.malformed, 0u);
+      EXPECT_GT(ra.restarts, 0u);
+    }
+  }
+}
+
+// The short-line split on hand-checked lines: tab and '\r' separate fields, a line of 63
+// bytes and one of 64 give the same fields, and too few fields are malformed.
+TEST(DetectFlapping, ShortLinesSplitAtSpacesTabsAndCarriageReturns) {
+  RecordingSink sink;
+  FlappingOptions options;
+  options.alerts = AlertMode::kEvery;
+  options.max_restarts = 2;
+  std::string filler63 = "1703000003 a restarted " + std::string(63 - 23, 'z');
+  std::string filler64 = "1703000004 a restarted " + std::string(64 - 23, 'z');
+  ASSERT_EQ(filler63.size(), 63u);
+  auto result = detect_file("1703000000\ta\trestarted\n1703000001 a\rrestarted\n1703000002 a\n" + filler63 +
+                                "\n" + filler64 + "\n",
+                            options, sink);
+  EXPECT_EQ(result.lines, 5u);
+  EXPECT_EQ(result.malformed, 1u);
+  EXPECT_TRUE(result.first_malformed.ends_with("events.log:3"));
+  // detect_file gives alert times in seconds.
+  EXPECT_EQ(sink.alerts, (std::vector<Recorded>{{"a", 1703000003, 0, 3, 0}, {"a", 1703000004, 0, 4, 0}}));
 }
 
 TEST(DetectFlapping, MalformedLinesAreCounted) {
