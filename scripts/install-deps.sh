@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build pkg-config g++ make python3
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libxxhash-dev
-  libgtest-dev libgmock-dev zlib1g-dev libre2-dev libsimdjson-dev
+  libgtest-dev libgmock-dev zlib1g-dev libre2-dev
   groff-base
 )
 if [[ "${1:-}" == "--fuzz" ]]; then

@@ -9,8 +9,10 @@
 
 namespace opsktl {
 
-// A line is malformed when it is not one JSON object (trailing bytes after it included);
-// missing keys leave their fields empty.
+// A line is malformed when it is not one valid JSON object (RFC 8259: trailing bytes, bad
+// escapes, lone surrogates, bytes that are not UTF-8 and nesting deeper than 1024 included),
+// whichever keys are wanted; missing keys leave their fields empty, and of duplicate keys
+// the first wins.
 class JsonParser final : public RecordParser {
  public:
   explicit JsonParser(const FieldKeys& keys);
