@@ -1,6 +1,7 @@
 // Per-line costs of the hot paths, to see which one a change moved.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,6 +35,35 @@ void BM_FieldsParser(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_FieldsParser);
+
+// The json benchmark's lines (tests/cli/logconv.py --to json), default keys.
+void BM_JsonParser(benchmark::State& state) {
+  std::vector<std::string> lines;
+  for (const std::string& fields : sample_lines()) {
+    std::vector<std::string> f;
+    for (size_t pos = 0; pos < fields.size();) {
+      size_t space = std::min(fields.find(' ', pos), fields.size());
+      f.push_back(fields.substr(pos, space - pos));
+      pos = space + 1;
+    }
+    lines.push_back(R"({"ts":")" + f[0] + R"(","level":"info","service":")" + f[1] + R"(","path":")" + f[2] +
+                    R"(","status":)" + f[3] + R"(,"latency_ms":)" + f[4] + R"(,"msg":"GET )" + f[2] + " -> " +
+                    f[3] + R"( \"done\" \\ ok"})");
+  }
+  LogFormatConfig config;
+  config.format = LogFormat::kJson;
+  auto parser = make_record_parser(config);
+  Record record;
+  size_t i = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const std::string& line = lines[i++ & 4095];
+    bytes += static_cast<int64_t>(line.size());
+    benchmark::DoNotOptimize(parser->parse(line, record));
+  }
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_JsonParser);
 
 void BM_ParseTimestampRfc3339(benchmark::State& state) {
   TimeContext context{2025, 0};
