@@ -3,8 +3,10 @@
 //
 // Keys are copied once, on first insertion, into an arena of large blocks, and looked up
 // by string_view: no std::string per line. Open addressing with linear probing over a
-// power-of-two array of indices, hashed with XXH3. std::unordered_map was rejected: a
-// node allocation per key and a pointer chase per probe.
+// power-of-two array of slots, hashed with XXH3. A slot holds the entry's index and the
+// upper half of its hash, so a probe that meets another key rarely reads that entry.
+// std::unordered_map was rejected: a node allocation per key and a pointer chase per
+// probe.
 #pragma once
 
 #include <cstdint>
@@ -35,20 +37,23 @@ class KeyTable {
   Value& find_or_insert(std::string_view key) { return find_or_insert(key, hash_bytes(key)); }
 
   Value& find_or_insert(std::string_view key, uint64_t hash) {
-    size_t mask = slots_.size() - 1;
+    const size_t mask = slots_.size() - 1;
+    const uint64_t tag = hash & kTagMask;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      uint32_t index = slots_[i];
-      if (index == kEmpty) {
+      const uint64_t slot = slots_[i];
+      if (slot == kEmpty) {
         if ((entries_.size() + 1) * 2 > slots_.size()) {
           grow();
           return find_or_insert(key, hash);
         }
-        slots_[i] = static_cast<uint32_t>(entries_.size());
+        slots_[i] = tag | entries_.size();
         entries_.push_back(Entry{store(key), hash, Value{}});
         return entries_.back().value;
       }
-      Entry& e = entries_[index];
-      if (e.hash == hash && e.key == key) return e.value;
+      if ((slot & kTagMask) == tag) {
+        Entry& e = entries_[slot & ~kTagMask];
+        if (e.key.size() == key.size() && same_bytes(e.key.data(), key.data(), key.size())) return e.value;
+      }
     }
   }
 
@@ -57,7 +62,8 @@ class KeyTable {
   const std::vector<Entry>& entries() const { return entries_; }
 
  private:
-  static constexpr uint32_t kEmpty = UINT32_MAX;
+  static constexpr uint64_t kTagMask = ~uint64_t{0} << 32;  // a slot: tag | entry index
+  static constexpr uint64_t kEmpty = ~uint64_t{0};            // index UINT32_MAX is never used
   static constexpr size_t kInitialSlots = 64;
   static constexpr size_t kBlockBytes = 256 * 1024;
 
@@ -76,17 +82,17 @@ class KeyTable {
   }
 
   void grow() {
-    std::vector<uint32_t> slots(slots_.size() * 2, kEmpty);
+    std::vector<uint64_t> slots(slots_.size() * 2, kEmpty);
     size_t mask = slots.size() - 1;
-    for (uint32_t index = 0; index < entries_.size(); ++index) {
+    for (uint64_t index = 0; index < entries_.size(); ++index) {
       size_t i = entries_[index].hash & mask;
       while (slots[i] != kEmpty) i = (i + 1) & mask;
-      slots[i] = index;
+      slots[i] = (entries_[index].hash & kTagMask) | index;
     }
     slots_ = std::move(slots);
   }
 
-  std::vector<uint32_t> slots_;
+  std::vector<uint64_t> slots_;
   std::vector<Entry> entries_;
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* block_pos_ = nullptr;

@@ -1,8 +1,11 @@
 #include <algorithm>
+#include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
+#include "opsktl/fields_scan.hpp"
 #include "opsktl/record.hpp"
 
 namespace opsktl {
@@ -91,6 +94,164 @@ bool FieldsParser::parse(std::string_view line, Record& record) {
   }
   if (in_field && boundary(size, true)) return true;
   return index >= last_;
+}
+
+FieldsLayout::FieldsLayout(const FieldPositions& positions) {
+  // As FieldsParser: a position names at most one field (the last FieldId given it).
+  std::array<int8_t, kMaxPosition + 1> field_at{};
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    int pos = positions[i];
+    if (pos > 0 && pos <= kMaxPosition) {
+      field_at[static_cast<size_t>(pos)] = static_cast<int8_t>(i + 1);
+      last = std::max(last, pos);
+    }
+  }
+  slot.fill(-1);
+  for (int pos = 1; pos <= kMaxPosition; ++pos) {
+    if (int8_t f = field_at[static_cast<size_t>(pos)]; f != 0) {
+      slot[static_cast<size_t>(f - 1)] = static_cast<int8_t>(pos - 1);
+    }
+  }
+}
+
+namespace {
+
+#if defined(__SSE2__)
+void classify_sse2(const char* data, size_t blocks, uint64_t* sep, uint64_t* newline) {
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (size_t b = 0; b < blocks; ++b) {
+    uint64_t s = 0, n = 0;
+    for (unsigned k = 0; k < 4; ++k) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 64 * b + 16 * k));
+      __m128i nl = _mm_cmpeq_epi8(x, lf);
+      __m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, space), _mm_cmpeq_epi8(x, tab)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(x, cr), nl));
+      s |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(any))) << (16 * k);
+      n |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(nl))) << (16 * k);
+    }
+    sep[b] = s;
+    newline[b] = n;
+  }
+}
+
+// The four separators have distinct low nibbles (0x20, 0x09, 0x0A, 0x0D), so one byte
+// shuffle maps each byte to the separator it would be, and one compare tells whether it
+// is (bytes >= 0x80 shuffle to 0 and never match).
+__attribute__((target("avx2"))) void classify_avx2(const char* data, size_t blocks, uint64_t* sep,
+                                                   uint64_t* newline) {
+  const __m256i table = _mm256_setr_epi8(0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1,
+                                         0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1);
+  const __m256i lf = _mm256_set1_epi8('\n');
+  for (size_t b = 0; b < blocks; ++b) {
+    __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * b));
+    __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * b + 32));
+    auto s_lo = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, lo), lo)));
+    auto s_hi = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, hi), hi)));
+    auto n_lo = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, lf)));
+    auto n_hi = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, lf)));
+    sep[b] = uint64_t{s_hi} << 32 | s_lo;
+    newline[b] = uint64_t{n_hi} << 32 | n_lo;
+  }
+}
+#endif
+
+[[maybe_unused]] void classify_bytes(const char* data, size_t blocks, uint64_t* sep, uint64_t* newline) {
+  for (size_t b = 0; b < blocks; ++b) {
+    uint64_t s = 0, n = 0;
+    for (unsigned i = 0; i < 64; ++i) {
+      char c = data[64 * b + i];
+      s |= uint64_t{is_separator(c) || c == '\n'} << i;
+      n |= uint64_t{c == '\n'} << i;
+    }
+    sep[b] = s;
+    newline[b] = n;
+  }
+}
+
+using ClassifyFn = void (*)(const char*, size_t, uint64_t*, uint64_t*);
+
+ClassifyFn pick_classify() {
+#if defined(__SSE2__)
+  __builtin_cpu_init();  // may run before the constructors that would otherwise call it
+  if (__builtin_cpu_supports("avx2")) return classify_avx2;
+  return classify_sse2;
+#else
+  return classify_bytes;
+#endif
+}
+
+const ClassifyFn kClassify = pick_classify();
+
+}  // namespace
+
+void classify_separators(const char* data, size_t blocks, uint64_t* sep, uint64_t* newline) {
+  kClassify(data, blocks, sep, newline);
+}
+
+LineBlockReader::LineBlockReader(ByteStream& stream, LineReaderOptions options)
+    : stream_(stream),
+      max_line_(std::max<size_t>(options.max_line_bytes, 1)),
+      capacity_(std::max<size_t>(std::min(options.buffer_bytes, max_line_), 1)) {
+  buffer_.resize(capacity_ + 1);
+}
+
+bool LineBlockReader::next(LineBlock& block) {
+  block.overlong = false;
+  for (;;) {
+    char* base = buffer_.data();
+    if (skipping_ && begin_ < end_) {
+      const void* nl = std::memchr(base + begin_, '\n', end_ - begin_);
+      if (nl == nullptr) {
+        begin_ = end_;
+      } else {
+        begin_ = static_cast<size_t>(static_cast<const char*>(nl) - base) + 1;
+        skipping_ = false;
+      }
+    }
+    if (!skipping_ && begin_ < end_) {
+      const void* nl = memrchr(base + begin_, '\n', end_ - begin_);
+      if (nl != nullptr) {
+        size_t stop = static_cast<size_t>(static_cast<const char*>(nl) - base) + 1;
+        block.text = std::string_view(base + begin_, stop - begin_);
+        begin_ = stop;
+        return true;
+      }
+    }
+    if (eof_) {
+      if (begin_ == end_) return false;  // also the end of a skipped overlong line
+      base[end_] = '\n';
+      block.text = std::string_view(base + begin_, end_ - begin_ + 1);
+      begin_ = end_;
+      return true;
+    }
+    if (end_ - begin_ >= max_line_) {
+      // A line as long as LineReader's pieces: one malformed line, skipped to its end.
+      skipping_ = true;
+      begin_ = end_;
+      block.text = {};
+      block.overlong = true;
+      return true;
+    }
+    fill();
+  }
+}
+
+void LineBlockReader::fill() {
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == capacity_) {
+    capacity_ = std::min(std::max(capacity_ * 2, size_t{64}), max_line_);
+    buffer_.resize(capacity_ + 1);
+  }
+  size_t n = stream_.read(buffer_.data() + end_, capacity_ - end_);
+  if (n == 0) eof_ = true;
+  end_ += n;
 }
 
 }  // namespace opsktl

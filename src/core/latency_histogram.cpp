@@ -13,17 +13,6 @@
 #include "opsktl/timestamp.hpp"
 
 namespace opsktl {
-namespace {
-constexpr unsigned kSubBits = 6;
-constexpr uint64_t kSub = uint64_t{1} << kSubBits;
-}  // namespace
-
-size_t LatencyHistogram::bucket_of(uint64_t v) {
-  if (v < kSub) return static_cast<size_t>(v);
-  unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v));  // >= kSubBits
-  unsigned shift = e - kSubBits;
-  return static_cast<size_t>(kSub + shift * kSub + ((v >> shift) & (kSub - 1)));
-}
 
 double LatencyHistogram::bucket_midpoint(size_t bucket) {
   if (bucket < kSub) return static_cast<double>(bucket);
@@ -34,17 +23,9 @@ double LatencyHistogram::bucket_midpoint(size_t bucket) {
   return lower + (width - 1) / 2;
 }
 
-void LatencyHistogram::add(uint64_t micros) {
-  min_ = std::min(min_, micros);
-  max_ = std::max(max_, micros);
-  if (!counts_.empty()) {
-    size_t offset = bucket_of(micros) - first_bucket_;  // wraps when below the span
-    if (offset < counts_.size()) {
-      ++counts_[offset];
-      ++count_;
-      return;
-    }
-  } else if (count_ < kInline) {
+void LatencyHistogram::add_slow(uint64_t micros) {
+  // min_ and max_ are updated already; the value is outside the allocated buckets.
+  if (counts_.empty() && count_ < kInline) {
     samples_[count_++] = micros;
     return;
   }
@@ -111,15 +92,8 @@ double LatencyHistogram::quantile(double q) const {
   return std::clamp(value, static_cast<double>(min_), static_cast<double>(max_));
 }
 
-std::optional<uint64_t> parse_latency(std::string_view text, int64_t default_unit_us) {
+std::optional<uint64_t> parse_latency_with_unit(std::string_view text, int64_t default_unit_us) {
   if (text.empty() || text == "-") return std::nullopt;
-  // Fast path: a bare integer of at most 12 digits in the default unit.
-  if (text.size() <= 12) {
-    uint64_t v = 0;
-    size_t i = 0;
-    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) v = v * 10 + static_cast<uint64_t>(text[i] - '0');
-    if (i == text.size()) return v * static_cast<uint64_t>(default_unit_us);
-  }
   size_t unit = text.size();
   while (unit > 0 && !(text[unit - 1] >= '0' && text[unit - 1] <= '9')) --unit;
   std::string_view suffix = text.substr(unit);

@@ -1,5 +1,7 @@
 #include "opsktl/errors_by_endpoint.hpp"
 
+#include <random>
+
 #include "opsktl/error.hpp"
 #include "test_helpers.hpp"
 
@@ -127,6 +129,98 @@ TEST(CountErrors, OverlongLineIsOneMalformedLine) {
   EXPECT_EQ(result.lines, 3u);
   EXPECT_EQ(result.first_malformed, dir.file("a.log") + ":2");
   EXPECT_EQ(result.rows[0].errors, 2u);
+}
+
+// Random fields-format logs: valid lines from a few endpoints, and malformed lines,
+// tabs, runs of spaces, CRLF, blank lines, missing or odd latencies, huge numbers.
+std::string random_fields_log(std::mt19937& rng, size_t lines) {
+  static const std::vector<std::string> kServices = {"a", "b", "svc", "\xff", "a\vb"};
+  static const std::vector<std::string> kPaths = {"/x", "/y", "/api/v1/orders", "/o/123?q=1", "/"};
+  static const std::vector<std::string> kStatuses = {"200", "500", "502", "404", "5xx", "-", "2OO", "50", "5000"};
+  static const std::vector<std::string> kLatencies = {"1", "120", "0", "-", "n/a", "12ms", "0.5s", "850us",
+                                                      "99999999999999999999", "123456789012", "1234567890123"};
+  static const std::vector<std::string> kSeparators = {" ", " ", " ", " ", "  ", "\t", " \t"};
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  std::string out;
+  for (size_t i = 0; i < lines; ++i) {
+    int kind = static_cast<int>(rng() % 20);
+    std::vector<std::string> fields = {"t", pick(kServices), pick(kPaths), pick(kStatuses), pick(kLatencies)};
+    if (kind == 0) fields.clear();                    // blank
+    if (kind == 1) fields.resize(rng() % 5);          // too few fields
+    if (kind == 2) fields.push_back("extra");
+    if (kind == 3) fields = {std::string(rng() % 200, 'g')};  // long, overlong with small limits
+    if (kind == 4) out += kSeparators[rng() % kSeparators.size()];
+    for (size_t f = 0; f < fields.size(); ++f) {
+      if (f > 0) out += kSeparators[rng() % kSeparators.size()];
+      out += fields[f];
+    }
+    if (kind == 5) out += " ";
+    if (rng() % 10 == 0) out += "\r";
+    if (i + 1 < lines || rng() % 2) out += "\n";
+  }
+  return out;
+}
+
+void expect_same_results(const ErrorsByEndpointResult& a, const ErrorsByEndpointResult& b, const std::string& what) {
+  ASSERT_EQ(a.rows.size(), b.rows.size()) << what;
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    EXPECT_EQ(a.rows[i].keys, b.rows[i].keys) << what << " row " << i;
+    EXPECT_EQ(a.rows[i].errors, b.rows[i].errors) << what << " row " << i;
+    EXPECT_EQ(a.rows[i].requests, b.rows[i].requests) << what << " row " << i;
+    EXPECT_EQ(a.rows[i].p50_ms, b.rows[i].p50_ms) << what << " row " << i;
+    EXPECT_EQ(a.rows[i].p99_ms, b.rows[i].p99_ms) << what << " row " << i;
+  }
+  EXPECT_EQ(a.lines, b.lines) << what;
+  EXPECT_EQ(a.malformed, b.malformed) << what;
+  EXPECT_EQ(a.error_lines, b.error_lines) << what;
+  EXPECT_EQ(a.endpoints, b.endpoints) << what;
+  EXPECT_EQ(a.first_malformed, b.first_malformed) << what;
+}
+
+TEST(CountErrors, FieldsScanEqualsPerLineParsingOnRandomLogs) {
+  TempDir dir;
+  std::mt19937 rng(1219);
+  auto with = [](FieldId a, FieldId b) { return std::vector<FieldId>{a, b}; };
+  std::vector<std::vector<FieldId>> bys = {with(FieldId::kService, FieldId::kPath),
+                                           with(FieldId::kPath, FieldId::kService),
+                                           {FieldId::kStatus},
+                                           {FieldId::kService, FieldId::kPath, FieldId::kStatus}};
+  for (int round = 0; round < 40; ++round) {
+    std::string what = "round ";
+    what += std::to_string(round);
+    std::string file = dir.file(what + ".log");
+    write_file(file, random_fields_log(rng, 1 + rng() % 400));
+    auto general = defaults({file});
+    general.log_format.format = LogFormat::kFields;
+    general.top = 0;
+    general.fields_fast_path = false;
+    general.by = bys[static_cast<size_t>(round) % bys.size()];
+    general.error_statuses = *parse_status_spec(round % 3 == 0 ? "4xx,5xx" : "5xx");
+    if (round % 5 == 1) general.log_format.positions[static_cast<size_t>(FieldId::kLatency)] = 0;
+    if (round % 4 == 2) general.reader = {16, 64};  // tiny buffers, overlong lines
+    if (round % 4 == 3) {
+      general.threads = 3;
+      general.split_min_bytes = 1;
+    }
+    auto fast = general;
+    fast.fields_fast_path = true;
+    expect_same_results(count_errors(general), count_errors(fast), what);
+  }
+}
+
+TEST(CountErrors, FieldsScanAndPerLineInputsAddUp) {
+  // One input in the fields format and one in logfmt: both paths feed the same table.
+  TempDir dir;
+  write_file(dir.file("a.log"), "t a /x 500 10\nt a /x 200 20\n");
+  write_file(dir.file("b.log"), "service=a path=/x status=503\n");
+  auto o = defaults({dir.file("a.log"), dir.file("b.log")});
+  o.log_format.format = LogFormat::kAuto;
+  auto result = count_errors(o);
+  ASSERT_EQ(result.rows.size(), 1u);
+  EXPECT_EQ(result.rows[0].keys, (std::vector<std::string>{"a", "/x"}));
+  EXPECT_EQ(result.rows[0].errors, 2u);
+  EXPECT_EQ(result.rows[0].requests, 3u);
+  EXPECT_EQ(result.rows[0].p99_ms, 20.0);
 }
 
 }  // namespace
