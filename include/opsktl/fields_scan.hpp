@@ -39,13 +39,16 @@ struct FieldsLayout {
 struct FieldsLine {
   const char* begin;  // the line without its '\n' (a '\r' before it is kept)
   const char* end;
-  int fields;         // how many fields the line has, counted up to FieldsLayout::last
-  const char* const* starts;  // field i (0-based, i < fields) is [starts[i], ends[i])
+  // How many fields the line has; 0 exactly when it is blank. Counting may stop once
+  // it is past FieldsLayout::last.
+  int fields;
+  // Field i (0-based, i < fields and i < last) is [before[i] + 1, ends[i]).
+  const char* const* before;
   const char* const* ends;
   std::string_view field(int slot) const {
     if (slot < 0) return {};
     auto i = static_cast<size_t>(slot);
-    return {starts[i], static_cast<size_t>(ends[i] - starts[i])};
+    return {before[i] + 1, static_cast<size_t>(ends[i] - before[i] - 1)};
   }
 };
 
@@ -54,22 +57,34 @@ struct FieldsLine {
 // CPU has it, SSE2 otherwise.
 void classify_separators(const char* data, size_t blocks, uint64_t* sep, uint64_t* newline);
 
+namespace detail {
+// The fields of a line with runs of separators, or too many: byte by byte.
+int split_fields_slowly(const char* begin, const char* end, int last, const char** before, const char** ends);
+}  // namespace detail
+
 // Calls on_line(const FieldsLine&) for every line of `text` that ends in '\n', in order;
-// bytes after the last '\n' are not looked at as a line. A line has `fields == 0`
-// exactly when it is blank (only spaces, tabs and '\r').
+// bytes after the last '\n' are not looked at as a line.
+//
+// Most lines have single separators between fields: then the separator positions are
+// the field boundaries, and recording them is all the work per field. A separator that
+// follows another (or starts the line) marks an empty span; a line with one, other than
+// the span before its newline ("\r\n", a trailing space), is split byte by byte.
 template <typename OnLine>
 void scan_fields_lines(std::string_view text, const FieldsLayout& layout, OnLine&& on_line) {
   constexpr size_t kChunkBlocks = 64;  // masks for 4 KiB at a time stay in L1
+  constexpr unsigned kMaxSeps = 64;    // separators recorded per line; more: split slowly
   uint64_t sep[kChunkBlocks];
   uint64_t newline[kChunkBlocks];
-  std::array<const char*, FieldsLayout::kMaxPosition + 1> starts;
-  std::array<const char*, FieldsLayout::kMaxPosition + 1> ends;
+  // bounds[0] is the byte before the line, bounds[k] its k-th separator, then the '\n'.
+  const char* bounds[kMaxSeps + 2];
+  const char* slow_before[FieldsLayout::kMaxPosition + 1];
+  const char* slow_ends[FieldsLayout::kMaxPosition + 1];
   const char* const data = text.data();
   const size_t size = text.size();
-  const int last = layout.last;
-  const char* line = data;   // start of the current line
-  const char* field = data;  // start of the current field, if it is not empty
-  int count = 0;
+  uint64_t carry = 1;      // the separator-ness of the byte before the block
+  uint64_t n = 0;          // separators of the current line seen so far
+  uint64_t empty = 0;      // non-zero when the current line has an empty span
+  bounds[0] = data - 1;
   for (size_t chunk = 0; chunk < size; chunk += kChunkBlocks * 64) {
     const size_t bytes = std::min(size - chunk, kChunkBlocks * 64);
     size_t blocks = bytes / 64;
@@ -83,25 +98,45 @@ void scan_fields_lines(std::string_view text, const FieldsLayout& layout, OnLine
     }
     for (size_t b = 0; b < blocks; ++b) {
       const char* base = data + chunk + b * 64;
-      uint64_t bits = sep[b];
-      const uint64_t newlines = newline[b];
-      while (bits != 0) {
-        const auto i = static_cast<unsigned>(std::countr_zero(bits));
-        bits &= bits - 1;
-        const char* at = base + i;
-        // [field, at) is a field unless empty (a run of separators); once `last` fields
-        // are seen, later ones only overwrite the spare slot.
-        auto slot = static_cast<size_t>(count);
-        starts[slot] = field;
-        ends[slot] = at;
-        count += static_cast<int>((at != field) & (count < last));
-        field = at + 1;
-        if ((newlines >> i) & 1u) {
-          on_line(FieldsLine{line, at, count, starts.data(), ends.data()});
-          line = field;
-          count = 0;
+      const uint64_t all = sep[b];
+      uint64_t newlines = newline[b];
+      uint64_t empties = all & ((all << 1) | carry);  // separators after a separator
+      carry = all >> 63;
+      uint64_t seps = all & ~newlines;
+      while (newlines != 0) {
+        const auto i = static_cast<unsigned>(std::countr_zero(newlines));
+        newlines &= newlines - 1;
+        const uint64_t before_nl = (uint64_t{1} << i) - 1;
+        for (uint64_t m = seps & before_nl; m != 0; m &= m - 1) {
+          bounds[1 + (n & (kMaxSeps - 1))] = base + std::countr_zero(m);
+          ++n;
         }
+        empty |= empties & before_nl;
+        const char* nl = base + i;
+        const char* begin = bounds[0] + 1;
+        FieldsLine line{begin, nl, 0, bounds, bounds + 1};
+        if (empty == 0 && n < kMaxSeps) [[likely]] {
+          bounds[n + 1] = nl;
+          // The span before the newline is empty after a trailing separator.
+          line.fields = static_cast<int>(n + 1 - ((empties >> i) & 1));
+        } else {
+          line.fields = detail::split_fields_slowly(begin, nl, layout.last, slow_before, slow_ends);
+          line.before = slow_before;
+          line.ends = slow_ends;
+        }
+        on_line(line);  // one call site, so that it is inlined
+        bounds[0] = nl;
+        n = 0;
+        empty = 0;
+        const uint64_t after_nl = ~((uint64_t{2} << i) - 1);  // 0 when i is 63
+        seps &= after_nl;
+        empties &= after_nl;
       }
+      for (; seps != 0; seps &= seps - 1) {
+        bounds[1 + (n & (kMaxSeps - 1))] = base + std::countr_zero(seps);
+        ++n;
+      }
+      empty |= empties;
     }
   }
 }
@@ -117,7 +152,8 @@ struct LineBlock {
 
 // Reads a ByteStream in large buffers and hands out as many whole lines at a time as a
 // buffer holds. Lines split like LineReader's (an overlong line is one line), so line
-// numbers agree; memory is bounded by the options in the same way.
+// numbers agree; memory is bounded by the options in the same way. Adds the bytes it
+// reads to read_progress(); the caller, who counts the lines, adds those.
 class LineBlockReader {
  public:
   explicit LineBlockReader(ByteStream& stream, LineReaderOptions options = {});

@@ -34,22 +34,17 @@ class KeyTable {
   KeyTable& operator=(KeyTable&&) noexcept = default;
 
   // The value for `key`, default-constructed on first sight.
-  Value& find_or_insert(std::string_view key) { return find_or_insert(key, hash_bytes(key)); }
+  __attribute__((always_inline)) Value& find_or_insert(std::string_view key) {
+    return find_or_insert(key, hash_bytes(key));
+  }
 
-  Value& find_or_insert(std::string_view key, uint64_t hash) {
+  // Inline: the probe of a key already present runs once per log line.
+  __attribute__((always_inline)) Value& find_or_insert(std::string_view key, uint64_t hash) {
     const size_t mask = slots_.size() - 1;
     const uint64_t tag = hash & kTagMask;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const uint64_t slot = slots_[i];
-      if (slot == kEmpty) {
-        if ((entries_.size() + 1) * 2 > slots_.size()) {
-          grow();
-          return find_or_insert(key, hash);
-        }
-        slots_[i] = tag | entries_.size();
-        entries_.push_back(Entry{store(key), hash, Value{}});
-        return entries_.back().value;
-      }
+      if (slot == kEmpty) return insert(i, key, hash);
       if ((slot & kTagMask) == tag) {
         Entry& e = entries_[slot & ~kTagMask];
         if (e.key.size() == key.size() && same_bytes(e.key.data(), key.data(), key.size())) return e.value;
@@ -66,6 +61,17 @@ class KeyTable {
   static constexpr uint64_t kEmpty = ~uint64_t{0};            // index UINT32_MAX is never used
   static constexpr size_t kInitialSlots = 64;
   static constexpr size_t kBlockBytes = 256 * 1024;
+
+  // Into the empty slot `i` that the probe for `key` reached.
+  __attribute__((noinline)) Value& insert(size_t i, std::string_view key, uint64_t hash) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) {
+      grow();
+      return find_or_insert(key, hash);
+    }
+    slots_[i] = (hash & kTagMask) | entries_.size();
+    entries_.push_back(Entry{store(key), hash, Value{}});
+    return entries_.back().value;
+  }
 
   std::string_view store(std::string_view key) {
     if (key.size() > block_left_) {

@@ -25,6 +25,7 @@
 #include "opsktl/key_table.hpp"
 #include "opsktl/latency_histogram.hpp"
 #include "opsktl/path_normalizer.hpp"
+#include "opsktl/read_progress.hpp"
 
 namespace opsktl {
 namespace {
@@ -74,8 +75,9 @@ class Counter {
     key_in_place_ = true;
     for (size_t i = 0; i < options.by.size(); ++i) {
       int slot = layout_.slot[static_cast<size_t>(options.by[i])];
-      key_slots_.push_back(slot);
-      if (slot < 0 || (i > 0 && slot != key_slots_[i - 1] + 1)) key_in_place_ = false;
+      by_slots_.push_back(slot);
+      key_slots_.push_back(static_cast<size_t>(std::max(slot, 0)));
+      if (slot < 0 || (i > 0 && slot != by_slots_[i - 1] + 1)) key_in_place_ = false;
     }
   }
 
@@ -145,12 +147,13 @@ class Counter {
     LineBlockReader reader(stream, options_.reader);
     LineBlock block;
     uint64_t lines = 0, malformed = 0, error_lines = 0;
+    uint64_t lines_reported = 0;  // to read_progress(), once per block
     auto note_malformed = [&] {
       ++malformed;
       if (unit.first_malformed == 0) unit.first_malformed = lines;
     };
     const int last = layout_.last;
-    auto count_line = [&](const FieldsLine& line) {
+    auto count_line = [&](const FieldsLine& line) __attribute__((always_inline)) {
       ++lines;
       if (line.fields < last) {
         if (line.fields != 0) note_malformed();  // else blank
@@ -176,6 +179,8 @@ class Counter {
           continue;
         }
         scan_fields_lines(block.text, layout_, count_line);
+        read_progress().lines.fetch_add(lines - lines_reported, std::memory_order_relaxed);
+        lines_reported = lines;
       }
     } catch (...) {
       unit.lines += lines;
@@ -196,18 +201,18 @@ class Counter {
     if (key_in_place_) {
       bool single_spaces = true;
       for (size_t i = 0; i + 1 < n; ++i) {
-        const char* end = line.ends[static_cast<size_t>(key_slots_[i])];
-        single_spaces &= (end + 1 == line.starts[static_cast<size_t>(key_slots_[i + 1])]) & (*end == ' ');
+        const char* end = line.ends[key_slots_[i]];
+        single_spaces &= (line.before[key_slots_[i + 1]] == end) & (*end == ' ');
       }
       if (single_spaces) {
-        const char* begin = line.starts[static_cast<size_t>(key_slots_[0])];
-        return {begin, static_cast<size_t>(line.ends[static_cast<size_t>(key_slots_[n - 1])] - begin)};
+        const char* begin = line.before[key_slots_[0]] + 1;
+        return {begin, static_cast<size_t>(line.ends[key_slots_[n - 1]] - begin)};
       }
     }
     key_.clear();
     for (size_t i = 0; i < n; ++i) {
       if (i > 0) key_ += ' ';
-      key_ += line.field(key_slots_[i]);
+      key_ += line.field(by_slots_[i]);
     }
     return key_;
   }
@@ -265,7 +270,8 @@ class Counter {
   int status_slot_ = -1;
   int latency_slot_ = -1;
   bool fields_latency_ = false;      // the layout has a latency position
-  std::vector<int> key_slots_;       // of the --by fields
+  std::vector<int> by_slots_;        // of the --by fields, -1 when lines have none
+  std::vector<size_t> key_slots_;    // the same, valid when key_in_place_
   bool key_in_place_ = false;        // the --by fields are consecutive, in order
   KeyTable<EndpointStats> fast_table_;  // keys: the --by fields joined by spaces
   // The per-line path.

@@ -6,6 +6,7 @@
 #endif
 
 #include "opsktl/fields_scan.hpp"
+#include "opsktl/read_progress.hpp"
 #include "opsktl/record.hpp"
 
 namespace opsktl {
@@ -191,6 +192,23 @@ void classify_separators(const char* data, size_t blocks, uint64_t* sep, uint64_
   kClassify(data, blocks, sep, newline);
 }
 
+int detail::split_fields_slowly(const char* begin, const char* end, int last, const char** before,
+                                const char** ends) {
+  int count = 0;
+  const char* field = nullptr;
+  for (const char* p = begin; p <= end && count < last; ++p) {
+    if (p != end && !is_separator(*p)) {
+      if (field == nullptr) field = p;
+    } else if (field != nullptr) {
+      before[count] = field - 1;
+      ends[count] = p;
+      ++count;
+      field = nullptr;
+    }
+  }
+  return count;
+}
+
 LineBlockReader::LineBlockReader(ByteStream& stream, LineReaderOptions options)
     : stream_(stream),
       max_line_(std::max<size_t>(options.max_line_bytes, 1)),
@@ -252,6 +270,7 @@ void LineBlockReader::fill() {
   size_t n = stream_.read(buffer_.data() + end_, capacity_ - end_);
   if (n == 0) eof_ = true;
   end_ += n;
+  read_progress().bytes.fetch_add(n, std::memory_order_relaxed);  // once per buffer
 }
 
 }  // namespace opsktl

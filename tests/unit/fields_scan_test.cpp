@@ -44,7 +44,8 @@ std::vector<ScannedLine> scan(std::string_view text, const FieldPositions& posit
   FieldsLayout layout(positions);
   std::vector<ScannedLine> out;
   scan_fields_lines(text, layout, [&](const FieldsLine& line) {
-    ScannedLine s{std::string(line.begin, line.end), line.fields, {}};
+    // Counting may go on past `last`; only "at least last" is promised.
+    ScannedLine s{std::string(line.begin, line.end), std::min(line.fields, layout.last), {}};
     if (line.fields >= layout.last) {
       for (size_t id = 0; id < kFieldCount; ++id) s.values.emplace_back(line.field(layout.slot[id]));
     }
@@ -182,6 +183,18 @@ TEST(ScanFieldsLines, CustomPositionsAndSharedPosition) {
   EXPECT_EQ(as_reference(scan(text, positions), positions), reference_scan(text, positions));
   positions[static_cast<size_t>(FieldId::kLatency)] = 64;  // beyond what is read: never filled
   EXPECT_EQ(as_reference(scan(text, positions), positions), reference_scan(text, positions));
+}
+
+TEST(ScanFieldsLines, ManyFieldsAndLongSeparatorRuns) {
+  FieldPositions positions{};
+  positions[static_cast<size_t>(FieldId::kStatus)] = 63;
+  positions[static_cast<size_t>(FieldId::kPath)] = 62;
+  std::string many, runs;
+  for (int i = 0; i < 100; ++i) many += std::to_string(i) + (i % 10 == 9 ? "\t" : " ");
+  for (int i = 0; i < 70; ++i) runs += std::string(static_cast<size_t>(i % 3 + 1), ' ') + "f";
+  std::string text = many + "\n" + many.substr(0, 120) + "\n" + runs + "\r\n" + std::string(200, ' ') + "\n";
+  EXPECT_EQ(as_reference(scan(text, positions), positions), reference_scan(text, positions));
+  EXPECT_EQ(as_reference(scan(text, kDefault), kDefault), reference_scan(text, kDefault));
 }
 
 TEST(ScanFieldsLines, SameAsFieldsParserOnRandomText) {
