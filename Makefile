@@ -8,7 +8,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build demo test test-long test-asan bench fuzz release install clean
+.PHONY: all deps build demo test test-long test-asan bench fuzz release install lint format-check format clean
 
 all: build
 
@@ -62,5 +62,19 @@ fuzz:
 install: build
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
+# clang-tidy with the checks in .clang-tidy over src/; any warning fails.
+lint: deps
+	@bash scripts/install-deps.sh --lint
+	@bash scripts/lint.sh
+
+# clang-format with .clang-format: format-check fails on any unformatted file, format fixes them.
+format-check:
+	@bash scripts/install-deps.sh --lint
+	@bash scripts/format-check.sh
+
+format:
+	@bash scripts/install-deps.sh --lint
+	@bash scripts/format-check.sh --fix
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_RELEASE)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_RELEASE) build-lint

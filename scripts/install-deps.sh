@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages opsktl needs to build and test, and only those missing.
-# Idempotent: a second run installs nothing. Usage: scripts/install-deps.sh [--bench]
+# Idempotent: a second run installs nothing.
+# Usage: scripts/install-deps.sh [--bench] [--fuzz] [--lint]
 set -euo pipefail
 
 packages=(
@@ -9,12 +10,15 @@ packages=(
   libgtest-dev libgmock-dev zlib1g-dev libre2-dev
   groff-base
 )
-if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=(clang libclang-rt-dev)
-fi
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libbenchmark-dev mawk hyperfine time gdu ncdu jdupes rdfind rmlint fdupes)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang libclang-rt-dev) ;;
+    --bench) packages+=(libbenchmark-dev mawk hyperfine time gdu ncdu jdupes rdfind rmlint fdupes) ;;
+    # make lint, make format-check, make format (Debian 12: clang-tidy and clang-format 14)
+    --lint) packages+=(clang-tidy clang-format) ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --bench, --fuzz or --lint)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
