@@ -48,6 +48,7 @@ release: deps
 	  -DOPSKTL_PORTABLE=ON -DOPSKTL_WERROR=ON -DOPSKTL_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD_RELEASE) -j $(JOBS) --target opsktl
 	@bash scripts/check-portable.sh $(BUILD_RELEASE)/opsktl
+	@$(BUILD_RELEASE)/opsktl --version
 
 # libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan; each runs FUZZ_SECONDS.
 fuzz:

@@ -169,7 +169,10 @@ Runner setup_dedupe(CLI::App& app) {
       ->default_str("bytes");
   app.add_flag("--ignore-metadata", args->ignore_metadata,
                "Link even when owner, group or permission bits differ from the kept file's");
-  app.add_option("--min-size", args->min_size, "Ignore files shorter than BYTES")->type_name("BYTES")->default_str("1");
+  app.add_option("--min-size", args->min_size, "Ignore files shorter than SIZE: bytes, or with a 1024-based suffix K, M, G")
+      ->type_name("SIZE")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("1");
   app.add_flag("-x,--one-file-system", args->one_file_system, "Skip directories on other file systems");
   app.add_option("--exclude", args->exclude, "Leave out files and directories whose name matches GLOB")
       ->type_name("GLOB")

@@ -256,6 +256,17 @@ class DedupeTest(CliTestCase):
         found, _ = groups_of(self.dedupe("--min-size", "5", "--exclude", "*.bak").rows())
         self.assertEqual(found, {frozenset({str(self.tree / "d"), str(self.tree / "e")})})
 
+    def test_min_size_takes_1024_based_suffixes(self):
+        self.write("tree/small1", b"s" * 1023)
+        self.write("tree/small2", b"s" * 1023)
+        self.write("tree/edge1", b"e" * 1024)
+        self.write("tree/edge2", b"e" * 1024)
+        found, _ = groups_of(self.dedupe("--min-size", "1K").rows())
+        self.assertEqual(found, {frozenset({str(self.tree / "edge1"), str(self.tree / "edge2")})})
+        found, _ = groups_of(self.dedupe("--min-size", "1M").rows())
+        self.assertEqual(found, set())
+        self.assertEqual(self.dedupe("--min-size", "1X").code, 2)
+
     def test_null_terminated(self):
         self.write("tree/a", b"x")
         self.write("tree/b", b"x")
