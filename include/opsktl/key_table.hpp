@@ -25,7 +25,7 @@ class KeyTable {
  public:
   struct Entry {
     std::string_view key;  // points into the table's arena, valid for its lifetime
-    uint64_t hash;
+    uint64_t hash = 0;
     Value value;
   };
 
@@ -60,7 +60,7 @@ class KeyTable {
   static constexpr uint64_t kTagMask = ~uint64_t{0} << 32;  // a slot: tag | entry index
   static constexpr uint64_t kEmpty = ~uint64_t{0};            // index UINT32_MAX is never used
   static constexpr size_t kInitialSlots = 64;
-  static constexpr size_t kBlockBytes = 256 * 1024;
+  static constexpr size_t kBlockBytes = size_t{256} * 1024;
 
   // Into the empty slot `i` that the probe for `key` reached.
   __attribute__((noinline)) Value& insert(size_t i, std::string_view key, uint64_t hash) {

@@ -403,7 +403,7 @@ class Engine {
 
  private:
   void collect(Walker& walker);
-  void hash_round(const std::vector<size_t>& inodes, bool full);
+  void hash_round(const std::vector<size_t>& todo, bool full);
   void report_progress(bool force);
   void link_group(size_t keep, const std::vector<size_t>& dups, DedupeGroup& group);
   std::string skip_reason(const Inode& keep, const Inode& dup) const;

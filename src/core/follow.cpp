@@ -13,7 +13,7 @@
 
 namespace opsktl {
 namespace {
-constexpr size_t kReadBytes = 256 * 1024;
+constexpr size_t kReadBytes = size_t{256} * 1024;
 }
 
 FileFollower::FileFollower(std::string name, size_t max_line_bytes)

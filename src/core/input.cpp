@@ -34,6 +34,8 @@ size_t pread_retrying(int fd, char* buffer, size_t size, uint64_t offset) {
 class FdStream final : public ByteStream {
  public:
   FdStream(int fd, bool owns) : fd_(fd), owns_(owns) {}
+  FdStream(const FdStream&) = delete;  // a copy would close the fd twice
+  FdStream& operator=(const FdStream&) = delete;
   ~FdStream() override {
     if (owns_) ::close(fd_);
   }
@@ -102,10 +104,11 @@ class GzipStream final : public ByteStream {
  public:
   explicit GzipStream(std::unique_ptr<ByteStream> source)
       : source_(std::move(source)), in_(kInBytes) {
-    std::memset(&z_, 0, sizeof z_);
     if (inflateInit2(&z_, 15 + 16) != Z_OK) throw Error("cannot initialise zlib");
   }
   ~GzipStream() override { inflateEnd(&z_); }
+  GzipStream(const GzipStream&) = delete;  // a copy would end the same zlib stream twice
+  GzipStream& operator=(const GzipStream&) = delete;
 
   size_t read(char* buffer, size_t size) override {
     z_.next_out = reinterpret_cast<Bytef*>(buffer);
@@ -145,10 +148,10 @@ class GzipStream final : public ByteStream {
   }
 
  private:
-  static constexpr size_t kInBytes = 256 * 1024;
+  static constexpr size_t kInBytes = size_t{256} * 1024;
   std::unique_ptr<ByteStream> source_;
   std::vector<Bytef> in_;
-  z_stream z_;
+  z_stream z_{};  // zeroed: zalloc, zfree and opaque Z_NULL select zlib's allocator
   bool source_eof_ = false;
   bool in_member_ = true;
 };

@@ -52,7 +52,7 @@ LogfmtParser::LogfmtParser(const FieldKeys& keys) : lookup_(record_keys(keys)) {
 
 bool LogfmtParser::parse(std::string_view line, Record& record) {
   record = Record{};
-  std::array<uint8_t, kFieldCount> rank;
+  std::array<uint8_t, kFieldCount> rank{};
   rank.fill(UINT8_MAX);
   std::array<bool, kFieldCount> escaped{};
   const char* p = line.data();

@@ -63,7 +63,7 @@ bool valid(const Civil& c) {
 
 Micros to_micros(const Civil& c, int64_t offset_seconds) {
   int64_t days = days_from_civil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day));
-  int64_t seconds = days * kSecondsPerDay + c.hour * 3600 + c.minute * 60 + c.second - offset_seconds;
+  int64_t seconds = days * kSecondsPerDay + int64_t{c.hour} * 3600 + int64_t{c.minute} * 60 + c.second - offset_seconds;
   return seconds * kMicrosPerSecond + c.micros;
 }
 
@@ -105,7 +105,7 @@ bool zone(std::string_view text, size_t& pos, int64_t& offset) {
     p += 2;
   }
   if (hh > 23 || mm > 59) return false;
-  offset = sign * (hh * 3600 + mm * 60);
+  offset = sign * (int64_t{hh} * 3600 + int64_t{mm} * 60);
   pos = p;
   return true;
 }

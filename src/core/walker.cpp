@@ -48,7 +48,7 @@ namespace opsktl {
 namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-constexpr size_t kDirentBufferBytes = 64 * 1024;
+constexpr size_t kDirentBufferBytes = size_t{64} * 1024;
 constexpr uint64_t kProgressEveryEntries = 4096;
 
 struct Node : WalkDir {
