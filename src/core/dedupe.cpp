@@ -722,6 +722,7 @@ void Engine::prepare_intents(size_t keep, const std::vector<size_t>& dups, std::
 void Engine::commit_intents(std::vector<PendingTemp>& temps, std::vector<size_t>& names) {
   if (temps.empty()) return;
   std::vector<std::string> tmps;
+  tmps.reserve(temps.size());
   for (const PendingTemp& t : temps) tmps.push_back(t.tmp);
   std::vector<uint64_t> ids = journal_->record_intents(std::move(temps));
   for (size_t k = 0; k < names.size(); ++k) prepared_[names[k]] = {ids[k], std::move(tmps[k])};

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "opsktl/record.hpp"
@@ -28,7 +29,7 @@ int64_t latency_unit_for_key(std::string_view key);
 // Which field (and rank) wants the key; the tiny table makes a linear scan cheapest.
 class KeyLookup {
  public:
-  explicit KeyLookup(const std::vector<RecordKey>& keys) : keys_(keys) {}
+  explicit KeyLookup(std::vector<RecordKey> keys) : keys_(std::move(keys)) {}
   // Calls `fn(const RecordKey&)` for every field that wants `name` (usually none or one).
   template <typename Fn>
   void for_each_match(std::string_view name, Fn&& fn) const {
