@@ -17,14 +17,14 @@ struct ErrorsByEndpointOptions {
   std::vector<std::string> inputs;  // "-" is standard input
   LogFormatConfig log_format;
   StatusSet error_statuses;
-  std::vector<FieldId> by;          // key fields, in output order
-  bool normalize = false;           // --normalize: ids in paths become {id}
-  size_t top = 5;                   // 0 = every endpoint with an error
-  bool strict = false;              // first malformed line is fatal
-  std::optional<Micros> since;      // inclusive bounds on the ts field
+  std::vector<FieldId> by;      // key fields, in output order
+  bool normalize = false;       // --normalize: ids in paths become {id}
+  size_t top = 5;               // 0 = every endpoint with an error
+  bool strict = false;          // first malformed line is fatal
+  std::optional<Micros> since;  // inclusive bounds on the ts field
   std::optional<Micros> until;
   TimeContext time_context;
-  int64_t latency_unit_us = 1000;   // unit of a bare latency number when the format has none
+  int64_t latency_unit_us = 1000;  // unit of a bare latency number when the format has none
   int threads = 1;
   uint64_t split_min_bytes = uint64_t{4} << 20;  // larger plain files are split across threads
   LineReaderOptions reader;
@@ -38,7 +38,7 @@ struct EndpointRow {
   std::vector<std::string> keys;  // one per `by` field
   uint64_t errors = 0;
   uint64_t requests = 0;
-  std::optional<double> p50_ms;   // nullopt when no request of the endpoint had a latency
+  std::optional<double> p50_ms;  // nullopt when no request of the endpoint had a latency
   std::optional<double> p99_ms;
 };
 
@@ -58,10 +58,10 @@ struct ErrorsByEndpointResult {
   std::vector<EndpointRow> rows;  // ranked, at most `top`
   uint64_t lines = 0;             // every line read, blank ones included
   uint64_t malformed = 0;
-  uint64_t filtered_out = 0;      // outside --since/--until
+  uint64_t filtered_out = 0;  // outside --since/--until
   uint64_t error_lines = 0;
-  uint64_t endpoints = 0;         // distinct endpoints with at least one request
-  std::string first_malformed;    // "input:line" of the first malformed line, or empty
+  uint64_t endpoints = 0;       // distinct endpoints with at least one request
+  std::string first_malformed;  // "input:line" of the first malformed line, or empty
   std::vector<InputProblem> problems;
   std::vector<InputFormat> formats;  // one per input that could be opened
 };

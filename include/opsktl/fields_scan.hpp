@@ -32,7 +32,7 @@ struct FieldsLayout {
   // A line with fewer fields than this is malformed (FieldsParser's rule).
   int last = 0;
   // 0-based field index of each FieldId, -1 when lines have no such field.
-  std::array<int8_t, kFieldCount> slot{};
+  std::array<int16_t, kFieldCount> slot{};
 };
 
 // One line as scan_fields_lines reports it: valid during the callback only.
@@ -81,9 +81,9 @@ void scan_fields_lines(std::string_view text, const FieldsLayout& layout, OnLine
   const char* slow_ends[FieldsLayout::kMaxPosition + 1];
   const char* const data = text.data();
   const size_t size = text.size();
-  uint64_t carry = 1;      // the separator-ness of the byte before the block
-  uint64_t n = 0;          // separators of the current line seen so far
-  uint64_t empty = 0;      // non-zero when the current line has an empty span
+  uint64_t carry = 1;  // the separator-ness of the byte before the block
+  uint64_t n = 0;      // separators of the current line seen so far
+  uint64_t empty = 0;  // non-zero when the current line has an empty span
   bounds[0] = data - 1;
   for (size_t chunk = 0; chunk < size; chunk += kChunkBlocks * 64) {
     const size_t bytes = std::min(size - chunk, kChunkBlocks * 64);
@@ -166,12 +166,12 @@ class LineBlockReader {
 
   ByteStream& stream_;
   size_t max_line_;
-  size_t capacity_;          // bytes of data the buffer holds at most
+  size_t capacity_;           // bytes of data the buffer holds at most
   std::vector<char> buffer_;  // capacity_ + 1: room for a missing last newline
   size_t begin_ = 0;          // first byte not yet handed out
   size_t end_ = 0;            // end of valid data
   bool eof_ = false;
-  bool skipping_ = false;     // inside an overlong line, up to its newline
+  bool skipping_ = false;  // inside an overlong line, up to its newline
 };
 
 }  // namespace opsktl

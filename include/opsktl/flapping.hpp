@@ -110,9 +110,9 @@ struct FlappingOptions {
   std::string event = "restarted";  // whole event field, case-insensitive
   std::string event_regex;          // RE2, searched in the event; overrides `event`
   AlertMode alerts = AlertMode::kEpisode;
-  Micros reorder = 0;               // hold restarts back this long and sort them
-  bool strict = false;              // first malformed line is fatal
-  std::optional<Micros> since;      // inclusive bounds on restart times
+  Micros reorder = 0;           // hold restarts back this long and sort them
+  bool strict = false;          // first malformed line is fatal
+  std::optional<Micros> since;  // inclusive bounds on restart times
   std::optional<Micros> until;
   TimeContext time_context;
   LineReaderOptions reader;
@@ -129,7 +129,7 @@ struct FlappingProblem {
 };
 
 struct FlappingResult {
-  uint64_t lines = 0;         // every line read, blank ones included
+  uint64_t lines = 0;  // every line read, blank ones included
   uint64_t malformed = 0;
   uint64_t late = 0;          // restarts earlier than their service's newest restart
   uint64_t filtered_out = 0;  // restarts outside --since/--until

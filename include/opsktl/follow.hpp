@@ -38,7 +38,7 @@ class FileFollower {
   void flush(const LineFn& on_line);
 
   const std::string& name() const { return name_; }
-  bool opened() const { return opened_; }     // the input was open at some point
+  bool opened() const { return opened_; }      // the input was open at some point
   bool finished() const { return finished_; }  // a pipe that reached its end
   // A pipe to wait on with poll(2) when idle, or -1.
   int wait_fd() const { return pipe_ && !finished_ ? fd_ : -1; }
@@ -61,7 +61,7 @@ class FileFollower {
   ino_t ino_ = 0;
   uint64_t offset_ = 0;
   uint64_t line_number_ = 0;
-  std::string pending_;  // bytes of a line whose '\n' has not arrived
+  std::string pending_;    // bytes of a line whose '\n' has not arrived
   bool skipping_ = false;  // dropping the rest of an overlong line
 };
 

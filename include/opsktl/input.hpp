@@ -30,8 +30,7 @@ std::unique_ptr<ByteStream> make_range_stream(int fd, uint64_t begin, uint64_t e
 // Serves `data` (for tests and for bytes already read while sniffing).
 std::unique_ptr<ByteStream> make_string_stream(std::string data);
 // Serves `prefix`, then the rest of `rest`.
-std::unique_ptr<ByteStream> make_prefixed_stream(std::string prefix,
-                                                 std::unique_ptr<ByteStream> rest);
+std::unique_ptr<ByteStream> make_prefixed_stream(std::string prefix, std::unique_ptr<ByteStream> rest);
 // Decompresses gzip data (one or more concatenated members) from `compressed`.
 std::unique_ptr<ByteStream> make_gzip_stream(std::unique_ptr<ByteStream> compressed);
 

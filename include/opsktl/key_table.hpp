@@ -58,7 +58,7 @@ class KeyTable {
 
  private:
   static constexpr uint64_t kTagMask = ~uint64_t{0} << 32;  // a slot: tag | entry index
-  static constexpr uint64_t kEmpty = ~uint64_t{0};            // index UINT32_MAX is never used
+  static constexpr uint64_t kEmpty = ~uint64_t{0};          // index UINT32_MAX is never used
   static constexpr size_t kInitialSlots = 64;
   static constexpr size_t kBlockBytes = size_t{256} * 1024;
 

@@ -71,7 +71,8 @@ inline std::optional<uint64_t> parse_latency(std::string_view text, int64_t defa
   if (!text.empty() && text.size() <= 12) {
     uint64_t v = 0;
     size_t i = 0;
-    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+      v = v * 10 + static_cast<uint64_t>(text[i] - '0');
     if (i == text.size()) return v * static_cast<uint64_t>(default_unit_us);
   }
   return parse_latency_with_unit(text, default_unit_us);

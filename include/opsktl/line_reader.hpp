@@ -21,7 +21,7 @@
 namespace opsktl {
 
 struct LineReaderOptions {
-  size_t buffer_bytes = size_t{1} << 20;   // initial read buffer; grows up to max_line_bytes
+  size_t buffer_bytes = size_t{1} << 20;    // initial read buffer; grows up to max_line_bytes
   size_t max_line_bytes = size_t{8} << 20;  // longer lines come in pieces
 };
 
@@ -33,9 +33,9 @@ struct Line {
   // The bytes without the terminating '\n' (a '\r' before it is kept). Valid until the
   // next call to LineReader::next.
   std::string_view text;
-  bool newline = false;        // text was followed by '\n' in the input
-  bool continues = false;      // more pieces of this same line follow
-  bool continuation = false;   // this piece continues the previous one
+  bool newline = false;       // text was followed by '\n' in the input
+  bool continues = false;     // more pieces of this same line follow
+  bool continuation = false;  // this piece continues the previous one
   bool whole() const { return !continues && !continuation; }
 };
 
@@ -72,12 +72,12 @@ class LineReader {
   size_t max_line_;
   std::vector<char> buffer_;  // capacity_ bytes of data, then padding for 64-byte loads
   size_t capacity_ = 0;
-  size_t begin_ = 0;  // first byte not yet handed out
-  size_t scan_ = 0;   // bytes before this position were searched: their '\n's not yet
-                      // handed out are the bits of mask_
-  uint64_t mask_ = 0; // bit i: a '\n' at mask_base_ + i
+  size_t begin_ = 0;   // first byte not yet handed out
+  size_t scan_ = 0;    // bytes before this position were searched: their '\n's not yet
+                       // handed out are the bits of mask_
+  uint64_t mask_ = 0;  // bit i: a '\n' at mask_base_ + i
   size_t mask_base_ = 0;
-  size_t end_ = 0;    // end of valid data
+  size_t end_ = 0;  // end of valid data
   bool eof_ = false;
   bool in_long_line_ = false;
   uint64_t line_number_ = 0;

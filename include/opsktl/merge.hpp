@@ -77,10 +77,10 @@ struct MergeOptions {
   TimeContext time_context;
   OrphanMode orphans = OrphanMode::kAttach;
   MergeMode mode = MergeMode::kMerge;
-  bool label = false;               // prefix each line with its input's name and a tab
-  int64_t reorder_us = 0;           // records up to this much late are put in place
-  bool strict = false;              // a line without a timestamp is a fatal error
-  std::optional<Micros> since;      // records outside [since, until] are dropped
+  bool label = false;           // prefix each line with its input's name and a tab
+  int64_t reorder_us = 0;       // records up to this much late are put in place
+  bool strict = false;          // a line without a timestamp is a fatal error
+  std::optional<Micros> since;  // records outside [since, until] are dropped
   std::optional<Micros> until;
   // Inputs read at once (open files). More inputs are merged in passes through
   // temporary files in temp_dir. At least 2.
@@ -90,14 +90,14 @@ struct MergeOptions {
 };
 
 struct MergeResult {
-  uint64_t lines = 0;               // lines read from the inputs
-  uint64_t records = 0;             // records (lines with a timestamp) read
-  uint64_t orphans_skipped = 0;     // non-blank lines dropped by --orphans skip
-  std::string first_orphan_skipped; // "input:line", or empty
-  uint64_t filtered_out = 0;        // records outside --since/--until
+  uint64_t lines = 0;                // lines read from the inputs
+  uint64_t records = 0;              // records (lines with a timestamp) read
+  uint64_t orphans_skipped = 0;      // non-blank lines dropped by --orphans skip
+  std::string first_orphan_skipped;  // "input:line", or empty
+  uint64_t filtered_out = 0;         // records outside --since/--until
   uint64_t failed_inputs = 0;
   uint64_t unsorted_inputs = 0;
-  uint64_t temporary_runs = 0;      // runs written when inputs exceed max_open_inputs
+  uint64_t temporary_runs = 0;  // runs written when inputs exceed max_open_inputs
 };
 
 // Merges (or checks) the inputs; see MergeOptions. Unreadable inputs and unsorted

@@ -10,7 +10,7 @@
 
 namespace opsktl {
 
-enum class SizeMode { kDiskUsage, kApparent };  // st_blocks * 512, or st_size
+enum class SizeMode { kDiskUsage, kApparent };    // st_blocks * 512, or st_size
 enum class LinkMode { kCountOnce, kCountEvery };  // hard links: first path in byte order, or each
 
 struct SpaceHogsOptions {
@@ -20,10 +20,10 @@ struct SpaceHogsOptions {
   bool list_dirs = true;
   SizeMode size_mode = SizeMode::kDiskUsage;
   LinkMode link_mode = LinkMode::kCountOnce;
-  WalkOptions walk;                // threads, -x, --exclude, progress
-  std::string save_path;           // --save: write every directory's total here
-  std::string compare_path;        // --compare: rank directories by growth since this scan
-  bool shrunk = false;             // with compare: directories that shrank or vanished instead
+  WalkOptions walk;          // threads, -x, --exclude, progress
+  std::string save_path;     // --save: write every directory's total here
+  std::string compare_path;  // --compare: rank directories by growth since this scan
+  bool shrunk = false;       // with compare: directories that shrank or vanished instead
 };
 
 struct SizedPath {
@@ -40,10 +40,10 @@ struct GrownDir {
 struct SpaceHogsResult {
   std::vector<SizedPath> files;  // descending by bytes, then path ascending
   std::vector<SizedPath> dirs;
-  std::vector<GrownDir> grown;   // compare only: by delta descending (ascending under shrunk), then path
-  uint64_t file_count = 0;       // regular files, every name
-  uint64_t dir_count = 0;        // directories, roots included
-  int64_t bytes = 0;             // total of the roots, as `du -s ROOT...` adds them
+  std::vector<GrownDir> grown;        // compare only: by delta descending (ascending under shrunk), then path
+  uint64_t file_count = 0;            // regular files, every name
+  uint64_t dir_count = 0;             // directories, roots included
+  int64_t bytes = 0;                  // total of the roots, as `du -s ROOT...` adds them
   std::vector<WalkProblem> problems;  // sorted by path
 };
 

@@ -11,7 +11,9 @@ namespace opsktl {
 // A set of 3-digit statuses (000-999).
 class StatusSet {
  public:
-  bool contains(int status) const { return status >= 0 && status < 1000 && bits_[static_cast<size_t>(status)]; }
+  bool contains(int status) const {
+    return status >= 0 && status < 1000 && bits_[static_cast<size_t>(status)];
+  }
   void add_range(int first, int last);
   bool empty() const { return bits_.none(); }
 

@@ -15,7 +15,7 @@ using Micros = int64_t;
 inline constexpr Micros kMicrosPerSecond = 1'000'000;
 
 struct TimeContext {
-  int year = 1970;               // for syslog stamps, which carry none
+  int year = 1970;                 // for syslog stamps, which carry none
   int64_t utc_offset_seconds = 0;  // for zone-less stamps (--tz)
 };
 
@@ -39,8 +39,7 @@ std::optional<Micros> parse_timestamp(std::string_view text, const TimeContext& 
 std::optional<int64_t> parse_duration(std::string_view text, int64_t default_unit_us);
 
 // A --since/--until bound: an absolute timestamp, or "-15m" meaning 15 minutes before `now`.
-std::optional<Micros> parse_time_bound(std::string_view text, const TimeContext& context,
-                                       Micros now);
+std::optional<Micros> parse_time_bound(std::string_view text, const TimeContext& context, Micros now);
 
 // A --tz value: "UTC", "Z", or a fixed offset "+01:00", "-0530".
 std::optional<int64_t> parse_utc_offset(std::string_view text);

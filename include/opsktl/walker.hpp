@@ -23,7 +23,7 @@ struct WalkDir {
   std::string name;                 // base name; for a root, the path as given
   uint64_t dev = 0;
   uint64_t ino = 0;
-  size_t index = 0;   // dense, 0..dir_count()-1; a parent's index is below its children's
+  size_t index = 0;    // dense, 0..dir_count()-1; a parent's index is below its children's
   uint32_t depth = 0;  // 0 for a root
   int64_t total = 0;   // the directory's own contribution plus everything beneath it
 };
@@ -53,9 +53,9 @@ struct WalkProgress {
 
 struct WalkOptions {
   int threads = 1;
-  bool one_file_system = false;       // -x: leave out directories on another device than their root
-  std::vector<std::string> exclude;   // fnmatch(3) globs on base names, never on roots
-  size_t max_open_dirs = 0;           // directory fds held for later openat; 0: from RLIMIT_NOFILE
+  bool one_file_system = false;      // -x: leave out directories on another device than their root
+  std::vector<std::string> exclude;  // fnmatch(3) globs on base names, never on roots
+  size_t max_open_dirs = 0;          // directory fds held for later openat; 0: from RLIMIT_NOFILE
   // Called from one worker thread at a time, at most once per progress_interval.
   std::function<void(const WalkProgress&)> progress;
   std::chrono::milliseconds progress_interval{100};

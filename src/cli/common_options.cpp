@@ -1,10 +1,9 @@
-#include "common_options.hpp"
-
 #include <unistd.h>
 
 #include <charconv>
 #include <thread>
 
+#include "common_options.hpp"
 #include "diagnostics.hpp"
 
 namespace opsktl::cli {
@@ -44,8 +43,7 @@ void add_log_input_options(CLI::App& app, LogInputOptions& options) {
                  "RE2 pattern with named groups ts, service, path, status, latency, event, "
                  "method, client (implies --log-format regex)")
       ->type_name("PATTERN");
-  app.add_option("--since", options.since,
-                 "Only lines at or after TIME (timestamp, or relative: -15m, -2h)")
+  app.add_option("--since", options.since, "Only lines at or after TIME (timestamp, or relative: -15m, -2h)")
       ->type_name("TIME");
   app.add_option("--until", options.until, "Only lines at or before TIME")->type_name("TIME");
   app.add_option("--year", options.year, "Year of syslog timestamps (default: current)")
@@ -133,7 +131,8 @@ std::optional<Micros> build_time_bound(const std::string& value, const char* opt
   if (!bound) {
     throw UsageError(std::string(option) +
                      ": expected a timestamp (2025-12-19T10:00:00Z, 1703000000, "
-                     "19/Dec/2025:10:00:00 +0000) or a relative time (-15m, -2h), got '" + value + "'");
+                     "19/Dec/2025:10:00:00 +0000) or a relative time (-15m, -2h), got '" +
+                     value + "'");
   }
   return bound;
 }

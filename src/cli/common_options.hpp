@@ -35,7 +35,7 @@ struct LogInputOptions {
   std::string regex;                // --regex PATTERN
   std::string since;
   std::string until;
-  int year = 0;                     // 0: the current year
+  int year = 0;  // 0: the current year
   std::string tz = "UTC";
   bool strict = false;
 };

@@ -62,7 +62,8 @@ DedupeOptions build_options(const DedupeArgs& args) {
   } else {
     throw UsageError(fmt::format("--verify: expected bytes or hash, got '{}'", args.verify));
   }
-  if (args.min_size < 1) throw UsageError(fmt::format("--min-size: expected 1 or more bytes, got {}", args.min_size));
+  if (args.min_size < 1)
+    throw UsageError(fmt::format("--min-size: expected 1 or more bytes, got {}", args.min_size));
   options.min_size = args.min_size;
   options.ignore_metadata = args.ignore_metadata;
   options.walk.threads = build_thread_count(args.common);
@@ -93,7 +94,8 @@ void write_results(const DedupeResult& result, OutputFormat format, bool null_te
   for (const DedupeGroup& group : result.groups) {
     ++number;
     for (const DedupeEntry& entry : group.entries) {
-      cells = {Cell(number), Cell(group.size), Cell(action_name(entry.action)), Cell(std::string_view(entry.path))};
+      cells = {Cell(number), Cell(group.size), Cell(action_name(entry.action)),
+               Cell(std::string_view(entry.path))};
       out.add_record(cells);
     }
   }
@@ -127,7 +129,9 @@ Outcome run(const DedupeArgs& args) {
 
   ProgressLine progress(args.common.quiet);
   if (progress.enabled()) {
-    options.progress = [&progress](const DedupeProgress& p) { progress.update([&p] { return progress_text(p); }); };
+    options.progress = [&progress](const DedupeProgress& p) {
+      progress.update([&p] { return progress_text(p); });
+    };
   }
   DedupeResult result = run_dedupe(options);
   progress.finish();
@@ -142,14 +146,15 @@ Outcome run(const DedupeArgs& args) {
   // A summary for people; the JSON summary carries the same numbers.
   if (!args.common.quiet && format != OutputFormat::kJson) {
     spdlog::info("{}{} groups, {} duplicate files, {} reclaimable{}, {} skipped", diagnostics_prefix(),
-                 result.groups.size(), result.duplicates, human_bytes(static_cast<int64_t>(result.reclaimable_bytes)),
+                 result.groups.size(), result.duplicates,
+                 human_bytes(static_cast<int64_t>(result.reclaimable_bytes)),
                  args.apply ? fmt::format(", {} linked, {} reclaimed", result.linked,
                                           human_bytes(static_cast<int64_t>(result.reclaimed_bytes)))
                             : std::string(" (dry run: nothing changed)"),
                  skipped);
   }
-  report_debug("{} files, {} bytes, {} bytes hashed, {} hashes from {}", result.files_scanned, result.bytes_total,
-               result.bytes_hashed, result.hashes_reused, result.state_path);
+  report_debug("{} files, {} bytes, {} bytes hashed, {} hashes from {}", result.files_scanned,
+               result.bytes_total, result.bytes_hashed, result.hashes_reused, result.state_path);
   write_results(result, format, args.common.null_terminated);
   return result.problems.empty() ? Outcome::kFound : Outcome::kSomeFailed;
 }
@@ -159,7 +164,8 @@ Outcome run(const DedupeArgs& args) {
 Runner setup_dedupe(CLI::App& app) {
   auto args = std::make_shared<DedupeArgs>();
   app.add_option("ROOT", args->roots, "Directories (or files) to search (default: .)");
-  app.add_flag("--apply", args->apply, "Replace duplicates with links (default: a dry run that changes nothing)");
+  app.add_flag("--apply", args->apply,
+               "Replace duplicates with links (default: a dry run that changes nothing)");
   app.add_option("--link", args->link, "How to replace a duplicate: hardlink, symlink or reflink")
       ->default_str("hardlink");
   app.add_option("--keep", args->keep, "Which copy to keep: first (path in byte order), oldest or newest")
@@ -169,7 +175,8 @@ Runner setup_dedupe(CLI::App& app) {
       ->default_str("bytes");
   app.add_flag("--ignore-metadata", args->ignore_metadata,
                "Link even when owner, group or permission bits differ from the kept file's");
-  app.add_option("--min-size", args->min_size, "Ignore files shorter than SIZE: bytes, or with a 1024-based suffix K, M, G")
+  app.add_option("--min-size", args->min_size,
+                 "Ignore files shorter than SIZE: bytes, or with a 1024-based suffix K, M, G")
       ->type_name("SIZE")
       ->transform(CLI::AsSizeValue(false))
       ->default_str("1");
@@ -180,9 +187,9 @@ Runner setup_dedupe(CLI::App& app) {
   app.add_option("--state", args->state,
                  "Journal and hash cache (default: $XDG_STATE_HOME/opsktl/dedupe-HASH.state)")
       ->type_name("FILE");
-  add_common_options(app, args->common,
-                     (CommonFeature::kFormat | CommonFeature::kThreads) |
-                         static_cast<unsigned>(CommonFeature::kNull));
+  add_common_options(
+      app, args->common,
+      (CommonFeature::kFormat | CommonFeature::kThreads) | static_cast<unsigned>(CommonFeature::kNull));
   app.footer(
       "A dry run by default. tsv columns: group bytes action path; the kept file comes first (keep),\n"
       "then every name of each duplicate (dup; with --apply linked or skipped). Rerunning after a\n"

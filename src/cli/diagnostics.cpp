@@ -1,7 +1,6 @@
-#include "diagnostics.hpp"
-
 #include <spdlog/sinks/base_sink.h>
 
+#include "diagnostics.hpp"
 #include "progress_line.hpp"
 
 namespace opsktl::cli {
@@ -20,7 +19,7 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 }  // namespace
 
-void init_diagnostics(std::string subcommand, bool quiet, bool verbose) {
+void init_diagnostics(const std::string& subcommand, bool quiet, bool verbose) {
   g_prefix = subcommand.empty() ? "opsktl: " : "opsktl: " + subcommand + ": ";
   static auto logger = [] {
     auto l = std::make_shared<spdlog::logger>("opsktl", std::make_shared<StderrSink>());

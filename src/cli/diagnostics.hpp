@@ -9,7 +9,7 @@
 namespace opsktl::cli {
 
 // Sets up the stderr logger; -q shows errors only, -v adds debug messages.
-void init_diagnostics(std::string subcommand, bool quiet, bool verbose);
+void init_diagnostics(const std::string& subcommand, bool quiet, bool verbose);
 const std::string& diagnostics_prefix();  // "opsktl: SUBCOMMAND: "
 
 template <typename... Args>

@@ -28,8 +28,8 @@ constexpr FieldPositions kDefaultPositions = {1, 2, 3, 4, 5, 0, 0, 0};
 std::vector<FieldId> parse_by(const std::string& spec) {
   std::vector<FieldId> by;
   auto bad = [&] {
-    return UsageError("--by: expected a comma list of service, path, status, method, client, got '" +
-                      spec + "'");
+    return UsageError("--by: expected a comma list of service, path, status, method, client, got '" + spec +
+                      "'");
   };
   size_t start = 0;
   for (;;) {
@@ -78,8 +78,9 @@ ErrorsByEndpointOptions build_options(const ErrorsByEndpointArgs& args) {
         throw UsageError(fmt::format("--regex: the pattern has no named group (?P<{}>...), which {} needs",
                                      field_name(id), why));
       case LogFormat::kFields:
-        throw UsageError(fmt::format("{}: the log format has no {} field; give its position with --field {}=N",
-                                     why, field_name(id), field_name(id)));
+        throw UsageError(
+            fmt::format("{}: the log format has no {} field; give its position with --field {}=N", why,
+                        field_name(id), field_name(id)));
       default:
         throw UsageError(fmt::format("{}: the log format {} has no {} field", why,
                                      log_format_name(options.log_format.format), field_name(id)));
@@ -132,10 +133,10 @@ Outcome run(const ErrorsByEndpointArgs& args) {
   }
   out.end_records();
   nlohmann::ordered_json summary = {{"lines", result.lines},
-                            {"malformed", result.malformed},
-                            {"filtered_out", result.filtered_out},
-                            {"error_lines", result.error_lines},
-                            {"endpoints", result.endpoints}};
+                                    {"malformed", result.malformed},
+                                    {"filtered_out", result.filtered_out},
+                                    {"error_lines", result.error_lines},
+                                    {"endpoints", result.endpoints}};
   if (!result.first_malformed.empty()) summary["first_malformed"] = result.first_malformed;
   out.finish(summary);
 
@@ -158,7 +159,8 @@ Runner setup_errors_by_endpoint(CLI::App& app) {
       ->default_str("5xx");
   app.add_option("--by", args->by, "Key fields, comma list of service, path, status, method, client")
       ->default_str("service,path");
-  app.add_flag("--normalize", args->normalize, "Collapse ids in paths (/orders/123 -> /orders/{id}) and drop query strings");
+  app.add_flag("--normalize", args->normalize,
+               "Collapse ids in paths (/orders/123 -> /orders/{id}) and drop query strings");
   add_log_input_options(app, args->log);
   add_common_options(app, args->common, CommonFeature::kFormat | CommonFeature::kThreads);
   app.footer(

@@ -8,10 +8,10 @@ inline constexpr int kExitNothing = 1;  // nothing found, or some inputs unreada
 inline constexpr int kExitError = 2;    // usage or fatal error
 
 enum class Outcome {
-  kFound,          // 0
-  kNothingFound,   // 1 (errors-by-endpoint, flapping)
-  kSomeFailed,     // 1 (merge, space-hogs, dedupe: finished, some inputs not read or acted on)
-  kError,          // 2
+  kFound,         // 0
+  kNothingFound,  // 1 (errors-by-endpoint, flapping)
+  kSomeFailed,    // 1 (merge, space-hogs, dedupe: finished, some inputs not read or acted on)
+  kError,         // 2
 };
 
 inline int exit_code(Outcome outcome) {

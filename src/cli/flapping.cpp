@@ -1,11 +1,10 @@
 // opsktl flapping: which services restarted more than N times within a window.
-#include "opsktl/flapping.hpp"
-
 #include <csignal>
 #include <memory>
 
 #include "common_options.hpp"
 #include "diagnostics.hpp"
+#include "opsktl/flapping.hpp"
 #include "output_writer.hpp"
 #include "progress_line.hpp"
 #include "subcommands.hpp"
@@ -46,7 +45,8 @@ Micros parse_duration_option(const std::string& value, const char* option) {
   auto us = parse_duration(value, kMicrosPerSecond);
   // Ten years is far beyond any log's window and keeps time arithmetic in range.
   if (!us || *us > int64_t{10} * 366 * 86400 * kMicrosPerSecond) {
-    throw UsageError(std::string(option) + ": expected a duration like 600, 90s, 10m or 1h, got '" + value + "'");
+    throw UsageError(std::string(option) + ": expected a duration like 600, 90s, 10m or 1h, got '" + value +
+                     "'");
   }
   return *us;
 }
@@ -77,8 +77,9 @@ FlappingOptions build_options(const FlappingArgs& args) {
   auto parser = make_record_parser(options.log_format);
   for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
     if (!parser->provides(id)) {
-      throw UsageError(fmt::format("--field: the log format has no {} field; give its position with --field {}=N",
-                                   field_name(id), field_name(id)));
+      throw UsageError(
+          fmt::format("--field: the log format has no {} field; give its position with --field {}=N",
+                      field_name(id), field_name(id)));
     }
   }
   return options;
@@ -134,7 +135,8 @@ class WriterSink final : public FlappingSink {
   }
 
   void late(const std::string& where) override {
-    report_warning("{}: restart earlier than its service's previous restart skipped (late; see --reorder)", where);
+    report_warning("{}: restart earlier than its service's previous restart skipped (late; see --reorder)",
+                   where);
   }
 
   void notice(const std::string& message) override { report_warning("{}", message); }
@@ -199,25 +201,25 @@ Outcome run(const FlappingArgs& args) {
   out.end_records();
 
   for (const FlappingProblem& problem : result.problems) report_error("{}", problem.message);
-  nlohmann::ordered_json summary = {{"lines", result.lines},         {"malformed", result.malformed},
-                                    {"late", result.late},           {"filtered_out", result.filtered_out},
-                                    {"restarts", result.restarts},   {"services", result.services},
-                                    {"alerts", result.alerts},       {"episodes", result.episodes}};
+  nlohmann::ordered_json summary = {{"lines", result.lines},       {"malformed", result.malformed},
+                                    {"late", result.late},         {"filtered_out", result.filtered_out},
+                                    {"restarts", result.restarts}, {"services", result.services},
+                                    {"alerts", result.alerts},     {"episodes", result.episodes}};
   if (!every) summary["episodes"] = result.episodes;
   if (!result.first_malformed.empty()) summary["first_malformed"] = result.first_malformed;
   if (!result.first_late.empty()) summary["first_late"] = result.first_late;
   out.finish(summary);
 
   if (result.malformed > 0) {
-    report_warning("{} malformed line{} skipped (first at {})", result.malformed, result.malformed == 1 ? "" : "s",
-                   result.first_malformed);
+    report_warning("{} malformed line{} skipped (first at {})", result.malformed,
+                   result.malformed == 1 ? "" : "s", result.first_malformed);
   }
   if (result.late > 0) {
     report_warning("{} late restart{} skipped (first at {}); --reorder DUR places restarts up to DUR late",
                    result.late, result.late == 1 ? "" : "s", result.first_late);
   }
-  auto line = fmt::format("{} lines, {} restarts of {} services, {} alerting restarts, {} episodes", result.lines,
-                          result.restarts, result.services, result.alerts, result.episodes);
+  auto line = fmt::format("{} lines, {} restarts of {} services, {} alerting restarts, {} episodes",
+                          result.lines, result.restarts, result.services, result.alerts, result.episodes);
   if (options.follow) {
     report_warning("{}", line);
   } else {
@@ -238,13 +240,16 @@ Runner setup_flapping(CLI::App& app) {
   app.add_option("-w,--window", args->window, "Window length: 600, 600s, 10m, 1h")->default_str("10m");
   app.add_option("--event", args->event, "Event that counts as a restart (whole field, any case)")
       ->default_str("restarted");
-  app.add_option("--event-regex", args->event_regex,
-                 "RE2 pattern searched in the event (with fields: from the event field to the end of the line)")
+  app.add_option(
+         "--event-regex", args->event_regex,
+         "RE2 pattern searched in the event (with fields: from the event field to the end of the line)")
       ->type_name("RE");
-  app.add_option("--alerts", args->alerts, "every: one row per alerting restart; episode: one row per episode")
+  app.add_option("--alerts", args->alerts,
+                 "every: one row per alerting restart; episode: one row per episode")
       ->check(CLI::IsMember({"every", "episode"}))
       ->default_str("episode");
-  app.add_option("--reorder", args->reorder, "Hold restarts back DUR and sort them, so up to DUR late is fine")
+  app.add_option("--reorder", args->reorder,
+                 "Hold restarts back DUR and sort them, so up to DUR late is fine")
       ->type_name("DUR");
   app.add_flag("-f,--follow", args->follow,
                "Keep reading appended data (like tail -F, surviving rotation); Ctrl-C ends with the summary");

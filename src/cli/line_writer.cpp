@@ -1,5 +1,3 @@
-#include "line_writer.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 
+#include "line_writer.hpp"
 #include "opsktl/error.hpp"
 #include "output_writer.hpp"
 

@@ -21,7 +21,8 @@ struct SubcommandEntry {
 
 constexpr SubcommandEntry kSubcommands[] = {
     {"errors-by-endpoint", "Which service/path returns the most errors (5xx)", setup_errors_by_endpoint},
-    {"space-hogs", "Where did my disk go: the largest files and directories, growth since a scan", setup_space_hogs},
+    {"space-hogs", "Where did my disk go: the largest files and directories, growth since a scan",
+     setup_space_hogs},
     {"flapping", "Which services restarted more than N times within a window", setup_flapping},
     {"merge", "Merge time-sorted logs into one timeline", setup_merge},
     {"dedupe", "Find duplicate files; with --apply, replace them with links, crash-safely", setup_dedupe},
@@ -72,5 +73,9 @@ int run_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   // A closed stdout (`opsktl ... | head`) shows up as EPIPE from write(): quiet exit 0.
   std::signal(SIGPIPE, SIG_IGN);
-  return opsktl::cli::run_main(argc, argv);
+  try {
+    return opsktl::cli::run_main(argc, argv);
+  } catch (...) {  // run_main reports and maps every error; this is the last resort
+    return opsktl::cli::kExitError;
+  }
 }

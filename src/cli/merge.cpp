@@ -35,15 +35,16 @@ MergeOptions build_options(const MergeArgs& args) {
   options.inputs = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
   for (const std::string& spec : args.log.fields) {
     if (spec.rfind("ts=", 0) != 0 || spec == "ts=0") {
-      throw UsageError("--field: merge reads only the timestamp; expected ts=N with N from 1, got '" +
-                       spec + "'");
+      throw UsageError("--field: merge reads only the timestamp; expected ts=N with N from 1, got '" + spec +
+                       "'");
     }
   }
   // A position (ts=4) under auto means whitespace fields; a key (ts=time) keeps auto.
   LogInputOptions log = args.log;
-  bool positions = !log.fields.empty() && std::all_of(log.fields.begin(), log.fields.end(), [](const std::string& f) {
-    return f.find_first_not_of("0123456789", 3) == std::string::npos;
-  });
+  bool positions =
+      !log.fields.empty() && std::all_of(log.fields.begin(), log.fields.end(), [](const std::string& f) {
+        return f.find_first_not_of("0123456789", 3) == std::string::npos;
+      });
   if (log.log_format == "auto" && positions) log.log_format = "fields";
   options.log_format = build_log_format(log, kDefaultPositions);
   options.time_context = build_time_context(args.log);
@@ -56,8 +57,8 @@ MergeOptions build_options(const MergeArgs& args) {
   if (!args.reorder.empty()) {
     auto tolerance = parse_duration(args.reorder, kMicrosPerSecond);
     if (!tolerance) {
-      throw UsageError("--reorder: expected a duration like 30, 30s, 2m or 500ms, got '" +
-                       args.reorder + "'");
+      throw UsageError("--reorder: expected a duration like 30, 30s, 2m or 500ms, got '" + args.reorder +
+                       "'");
     }
     options.reorder_us = *tolerance;
   }

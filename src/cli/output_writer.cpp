@@ -1,5 +1,3 @@
-#include "output_writer.hpp"
-
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -9,11 +7,12 @@
 
 #include "opsktl/error.hpp"
 #include "opsktl/text.hpp"
+#include "output_writer.hpp"
 
 namespace opsktl::cli {
 namespace {
 
-constexpr size_t kFlushBytes = 64 * 1024;
+constexpr size_t kFlushBytes = size_t{64} * 1024;
 
 // A decimal with up to `decimals` places, without trailing zeros ("120", "12.5").
 std::string trimmed_decimal(double value, int decimals) {
@@ -60,9 +59,8 @@ bool is_numeric(ColumnKind kind) { return kind != ColumnKind::kText && kind != C
 
 // Display width: UTF-8 code points (continuation bytes take no column).
 size_t width(std::string_view s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 }  // namespace
@@ -103,7 +101,7 @@ OutputWriter::OutputWriter(OutputFormat format, bool null_terminated, int fd)
   if (format_ == OutputFormat::kJson) buffer_ += "{";
 }
 
-void OutputWriter::begin_records(std::string array_name, std::vector<Column> columns) {
+void OutputWriter::begin_records(const std::string& array_name, std::vector<Column> columns) {
   columns_ = std::move(columns);
   records_in_array_ = 0;
   if (format_ == OutputFormat::kJson) {
@@ -202,9 +200,8 @@ void OutputWriter::flush_table() {
   std::vector<std::string> header;
   for (const auto& column : columns_) {
     std::string name = column.name;
-    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
-      return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
-    });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
     header.push_back(name);
   }
   if (!(streaming_ && header_written_)) {
@@ -226,7 +223,8 @@ void OutputWriter::finish(const nlohmann::ordered_json& summary) {
 }
 
 void OutputWriter::flush_if_needed() {
-  if (buffer_.size() >= kFlushBytes || (line_buffered_ && format_ == OutputFormat::kTsv) || streaming_) flush();
+  if (buffer_.size() >= kFlushBytes || (line_buffered_ && format_ == OutputFormat::kTsv) || streaming_)
+    flush();
 }
 
 void OutputWriter::flush() {

@@ -50,7 +50,7 @@ class OutputWriter {
   OutputWriter& operator=(const OutputWriter&) = delete;
 
   // Starts a list of records (its name is the JSON array's).
-  void begin_records(std::string array_name, std::vector<Column> columns);
+  void begin_records(const std::string& array_name, std::vector<Column> columns);
   void add_record(std::span<const Cell> cells);
   void end_records();
   // Ends the output; json adds `summary`. Flushes everything.

@@ -1,5 +1,4 @@
-#include "progress_line.hpp"
-
+#include <fmt/format.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,12 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 
-#include <fmt/format.h>
-
 #include "opsktl/error.hpp"
 #include "opsktl/input.hpp"
 #include "opsktl/read_progress.hpp"
 #include "output_writer.hpp"
+#include "progress_line.hpp"
 
 namespace opsktl::cli {
 namespace {

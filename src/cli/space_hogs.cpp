@@ -69,7 +69,8 @@ void write_results(const SpaceHogsResult& result, const SpaceHogsOptions& option
   if (compare) {
     // json always has both arrays (SPEC §1): files stays empty, only directories are compared.
     if (format == OutputFormat::kJson) {
-      out.begin_records("files", {{"kind", ColumnKind::kText}, {"bytes", ColumnKind::kBytes}, {"path", ColumnKind::kPath}});
+      out.begin_records(
+          "files", {{"kind", ColumnKind::kText}, {"bytes", ColumnKind::kBytes}, {"path", ColumnKind::kPath}});
       out.end_records();
     }
     out.begin_records("dirs", {{"kind", ColumnKind::kText},
@@ -77,13 +78,15 @@ void write_results(const SpaceHogsResult& result, const SpaceHogsOptions& option
                                {"bytes", ColumnKind::kBytes},
                                {"path", ColumnKind::kPath}});
     for (const GrownDir& row : result.grown) {
-      cells = {Cell(std::string_view("dir")), Cell(row.delta), Cell(row.bytes), Cell(std::string_view(row.path))};
+      cells = {Cell(std::string_view("dir")), Cell(row.delta), Cell(row.bytes),
+               Cell(std::string_view(row.path))};
       out.add_record(cells);
     }
     out.end_records();
   } else {
     auto list = [&](const char* array, const char* kind, const std::vector<SizedPath>& rows) {
-      out.begin_records(array, {{"kind", ColumnKind::kText}, {"bytes", ColumnKind::kBytes}, {"path", ColumnKind::kPath}});
+      out.begin_records(
+          array, {{"kind", ColumnKind::kText}, {"bytes", ColumnKind::kBytes}, {"path", ColumnKind::kPath}});
       for (const SizedPath& row : rows) {
         cells = {Cell(std::string_view(kind)), Cell(row.bytes), Cell(std::string_view(row.path))};
         out.add_record(cells);
@@ -109,7 +112,9 @@ Outcome run(const SpaceHogsArgs& args) {
 
   ProgressLine progress(args.common.quiet);
   if (progress.enabled()) {
-    options.walk.progress = [&progress](const WalkProgress& p) { progress.update([&p] { return progress_text(p); }); };
+    options.walk.progress = [&progress](const WalkProgress& p) {
+      progress.update([&p] { return progress_text(p); });
+    };
   }
   SpaceHogsResult result = find_space_hogs(options);
   progress.finish();
@@ -138,13 +143,14 @@ Runner setup_space_hogs(CLI::App& app) {
   app.add_option("--exclude", args->exclude, "Leave out files and directories whose name matches GLOB")
       ->type_name("GLOB")
       ->allow_extra_args(false);
-  app.add_option("--save", args->save, "Write every directory's total to SCAN (gzip JSON)")->type_name("SCAN");
+  app.add_option("--save", args->save, "Write every directory's total to SCAN (gzip JSON)")
+      ->type_name("SCAN");
   app.add_option("--compare", args->compare, "Rank directories by growth since SCAN (written by --save)")
       ->type_name("SCAN");
   app.add_flag("--shrunk", args->shrunk, "With --compare: directories that shrank or vanished instead");
-  add_common_options(app, args->common,
-                     (CommonFeature::kFormat | CommonFeature::kThreads) |
-                         static_cast<unsigned>(CommonFeature::kNull));
+  add_common_options(
+      app, args->common,
+      (CommonFeature::kFormat | CommonFeature::kThreads) | static_cast<unsigned>(CommonFeature::kNull));
   app.footer(
       "Sizes are disk usage as du counts it (--apparent-size: byte length, like du -b); a directory's\n"
       "size is everything beneath it. tsv columns: kind bytes path (--compare: kind delta_bytes bytes path).\n\n"

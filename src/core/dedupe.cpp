@@ -61,8 +61,8 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NO
 int64_t ns(const struct timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
 
 FileStamp stamp_of(const struct stat& st) {
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-          ns(st.st_mtim), ns(st.st_ctim)};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<int64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
 }
 
 // A file descriptor closed on scope exit.
@@ -119,11 +119,17 @@ struct RawEntry {
 class Collector final : public WalkVisitor {
  public:
   Collector(size_t threads, int64_t min_size, uint64_t skip_dev, uint64_t skip_ino)
-      : per_worker_(threads), problems_(threads), min_size_(min_size), skip_dev_(skip_dev), skip_ino_(skip_ino) {}
+      : per_worker_(threads),
+        problems_(threads),
+        min_size_(min_size),
+        skip_dev_(skip_dev),
+        skip_ino_(skip_ino) {}
 
-  int64_t on_entry(size_t worker, const WalkDir* parent, std::string_view name, const struct stat& st) override {
+  int64_t on_entry(size_t worker, const WalkDir* parent, std::string_view name,
+                   const struct stat& st) override {
     if (!S_ISREG(st.st_mode) || st.st_size < min_size_) return 0;
-    if (static_cast<uint64_t>(st.st_dev) == skip_dev_ && static_cast<uint64_t>(st.st_ino) == skip_ino_) return 0;
+    if (static_cast<uint64_t>(st.st_dev) == skip_dev_ && static_cast<uint64_t>(st.st_ino) == skip_ino_)
+      return 0;
     per_worker_[worker].push_back({parent, std::string(name), st});
     return 0;
   }
@@ -169,7 +175,7 @@ int open_recorded(const std::string& path, const FileStamp& stamp, std::string& 
     what = "cannot open: " + errno_message(errno);
     return -1;
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(stamp_of(st) == stamp)) {
     ::close(fd);
     what = "changed during the run";
@@ -296,7 +302,7 @@ Fd open_parent(const FileName& name, std::string& base, Problem& problem) {
   const WalkDir* root = split_dir(name.parent, chain);
   Fd fd(::open(root->name.c_str(), kDirFlags));
   auto check = [&](const WalkDir* expect) {
-    struct stat st{};
+    struct stat st {};
     if (!fd.ok()) {
       problem = {errno == ELOOP || errno == ENOTDIR || errno == ENOENT ? "changed" : "error",
                  "cannot open directory " + walk_path(*expect) + ": " + errno_message(errno)};
@@ -331,7 +337,8 @@ bool same_bytes(int a, int b, int64_t size, std::vector<char>& buf, Counters& co
       return false;
     }
     counters.bytes_hashed += static_cast<uint64_t>(na + nb);
-    if (na != nb || static_cast<size_t>(na) != want || std::memcmp(buf.data(), buf.data() + half, want) != 0) {
+    if (na != nb || static_cast<size_t>(na) != want ||
+        std::memcmp(buf.data(), buf.data() + half, want) != 0) {
       what = "content differs from the kept file";
       return false;
     }
@@ -344,8 +351,8 @@ std::string unique_temp_name() {
   static std::atomic<uint64_t> counter{0};
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
   char buf[96];
-  std::snprintf(buf, sizeof buf, ".opsktl-dedupe.%d.%" PRIx64 ".%" PRIu64 ".tmp", static_cast<int>(::getpid()),
-                static_cast<uint64_t>(now), counter.fetch_add(1));
+  std::snprintf(buf, sizeof buf, ".opsktl-dedupe.%d.%" PRIx64 ".%" PRIu64 ".tmp",
+                static_cast<int>(::getpid()), static_cast<uint64_t>(now), counter.fetch_add(1));
   return buf;
 }
 
@@ -364,11 +371,12 @@ void remove_leftovers(DedupeJournal& journal, DedupeResult& result) {
     }
     std::string where = p.root + (p.dir.empty() ? "" : "/" + p.dir) + "/" + p.tmp;
     if (!fd.ok()) {
-      if (errno != ENOENT) result.problems.push_back({where, "cannot remove temporary link: " + errno_message(errno)});
+      if (errno != ENOENT)
+        result.problems.push_back({where, "cannot remove temporary link: " + errno_message(errno)});
       journal.record_done(p.id);
       continue;
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(fd.get(), p.tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       journal.record_done(p.id);  // renamed into place, or never made
       continue;
@@ -526,7 +534,8 @@ void Engine::hash_round(const std::vector<size_t>& todo, bool full) {
 void Engine::run() {
   // The roots a state file belongs to, and the file itself (never a candidate).
   std::vector<std::string> roots = dedupe_root_set(options_.roots);
-  result_.state_path = options_.state_path.empty() ? default_dedupe_state_path(options_.roots) : options_.state_path;
+  result_.state_path =
+      options_.state_path.empty() ? default_dedupe_state_path(options_.roots) : options_.state_path;
   std::filesystem::path parent = std::filesystem::path(result_.state_path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -553,14 +562,15 @@ void Engine::run() {
   // Sizes held by two or more inodes; the others cannot have a duplicate.
   std::vector<size_t> by_size(inodes_.size());
   for (size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
-  std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
-    return inodes_[a].stamp.size < inodes_[b].stamp.size;
-  });
+  std::sort(by_size.begin(), by_size.end(),
+            [&](size_t a, size_t b) { return inodes_[a].stamp.size < inodes_[b].stamp.size; });
   std::vector<size_t> candidates;
   for (size_t k = 0; k < by_size.size();) {
     size_t e = k;
     while (e < by_size.size() && inodes_[by_size[e]].stamp.size == inodes_[by_size[k]].stamp.size) ++e;
-    if (e - k >= 2) candidates.insert(candidates.end(), by_size.begin() + static_cast<long>(k), by_size.begin() + static_cast<long>(e));
+    if (e - k >= 2)
+      candidates.insert(candidates.end(), by_size.begin() + static_cast<long>(k),
+                        by_size.begin() + static_cast<long>(e));
     k = e;
   }
   // Reuse what the state file knows; read the rest in (device, inode) order.
@@ -605,7 +615,9 @@ void Engine::run() {
   todo.clear();
   for (size_t k = 0; k < candidates.size();) {
     size_t e = k;
-    while (e < candidates.size() && !by_edge(candidates[k], candidates[e]) && !by_edge(candidates[e], candidates[k])) ++e;
+    while (e < candidates.size() && !by_edge(candidates[k], candidates[e]) &&
+           !by_edge(candidates[e], candidates[k]))
+      ++e;
     if (e - k >= 2) {
       for (size_t j = k; j < e; ++j) {
         second.push_back(candidates[j]);
@@ -634,10 +646,12 @@ void Engine::run() {
            inodes_[second[e]].full == inodes_[second[k]].full) {
       ++e;
     }
-    if (e - k >= 2) groups.emplace_back(second.begin() + static_cast<long>(k), second.begin() + static_cast<long>(e));
+    if (e - k >= 2)
+      groups.emplace_back(second.begin() + static_cast<long>(k), second.begin() + static_cast<long>(e));
     k = e;
   }
-  std::sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) { return first_path(a[0]) < first_path(b[0]); });
+  std::sort(groups.begin(), groups.end(),
+            [&](const auto& a, const auto& b) { return first_path(a[0]) < first_path(b[0]); });
   groups_found_ = groups.size();
   journal_->sync();
   report_progress(true);
@@ -652,7 +666,9 @@ void Engine::run() {
     for (size_t i : members) {
       int64_t m = inodes_[i].stamp.mtime_ns;
       int64_t km = inodes_[keep].stamp.mtime_ns;
-      if ((options_.keep == DedupeKeep::kOldest && m < km) || (options_.keep == DedupeKeep::kNewest && m > km)) keep = i;
+      if ((options_.keep == DedupeKeep::kOldest && m < km) ||
+          (options_.keep == DedupeKeep::kNewest && m > km))
+        keep = i;
     }
     keeps.push_back(keep);
     dup_lists.emplace_back();
@@ -737,7 +753,8 @@ void Engine::link_group(size_t keep, const std::vector<size_t>& dups, DedupeGrou
     std::string reason = skip_reason(k, dup);
     size_t first = group.entries.size();
     for (size_t n : dup.names) {
-      group.entries.push_back({names_[n].path, reason.empty() ? DedupeAction::kDup : DedupeAction::kSkipped, reason});
+      group.entries.push_back(
+          {names_[n].path, reason.empty() ? DedupeAction::kDup : DedupeAction::kSkipped, reason});
     }
     if (!reason.empty()) {
       result_.skipped[reason] += dup.names.size();
@@ -748,7 +765,8 @@ void Engine::link_group(size_t keep, const std::vector<size_t>& dups, DedupeGrou
     std::vector<DedupeEntry*> entries;
     for (size_t j = first; j < group.entries.size(); ++j) entries.push_back(&group.entries[j]);
     link_inode(keep, d, entries);
-    bool all = std::all_of(entries.begin(), entries.end(), [](const DedupeEntry* e) { return e->action == DedupeAction::kLinked; });
+    bool all = std::all_of(entries.begin(), entries.end(),
+                           [](const DedupeEntry* e) { return e->action == DedupeAction::kLinked; });
     if (all) result_.reclaimed_bytes += dup.stamp.size;
   }
 }
@@ -774,7 +792,7 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     return ::fstatat(dirfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
            stamp_of(st) == expect;
   };
-  struct stat st{};
+  struct stat st {};
   if (!restat(kdir.get(), kbase, keep.stamp, st)) {
     return skip(0, {"changed", "kept file " + kname.path + " changed since it was hashed"}, kname.path);
   }
@@ -803,7 +821,8 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     if (!dfd.ok()) {
       dfd = Fd(::openat(ddir.get(), dbase.c_str(), kReadFlags));
       kfd = Fd(::openat(kdir.get(), kbase.c_str(), kReadFlags));
-      struct stat a{}, b{};
+      struct stat a {
+      }, b{};
       if (!dfd.ok() || !kfd.ok() || ::fstat(dfd.get(), &a) != 0 || ::fstat(kfd.get(), &b) != 0 ||
           !(stamp_of(a) == dup.stamp) || !(stamp_of(b) == keep.stamp)) {
         skip(j, {"changed", "cannot open to verify, or changed: " + errno_message(errno)}, dname.path);
@@ -822,8 +841,8 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     PendingTemp intent;
     temp_location(dname, intent.root, intent.dir);
     TempKind kind = options_.link == DedupeLink::kSymlink ? TempKind::kSymlink
-                    : (reflink && !have_clone)           ? TempKind::kReflink
-                                                         : TempKind::kHardlink;
+                    : (reflink && !have_clone)            ? TempKind::kReflink
+                                                          : TempKind::kHardlink;
     intent.kind = kind;
     intent.target_dev = have_clone ? clone_stamp.dev : keep.stamp.dev;
     intent.target_ino = have_clone ? clone_stamp.ino : keep.stamp.ino;
@@ -849,13 +868,15 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
       } else if (kind == TempKind::kSymlink) {
         made = ::symlinkat(absolute_path_of(kname).c_str(), ddir.get(), tmp.c_str());
       } else {
-        int tfd = ::openat(ddir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int tfd =
+            ::openat(ddir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (tfd >= 0) {
           made = ::ioctl(tfd, FICLONE, kfd.get());
           err = errno;
           if (made == 0) {
             struct timespec times[2] = {st.st_atim, st.st_mtim};
-            if (::fchown(tfd, dup.uid, dup.gid) != 0 || ::fchmod(tfd, dup.mode) != 0 || ::futimens(tfd, times) != 0) {
+            if (::fchown(tfd, dup.uid, dup.gid) != 0 || ::fchmod(tfd, dup.mode) != 0 ||
+                ::futimens(tfd, times) != 0) {
               made = -1;
               err = errno;
             }
@@ -875,7 +896,8 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     if (made != 0) {
       journal_->record_done(id);
       std::string reason = (err == EXDEV && kind == TempKind::kHardlink) ? "device"
-                           : (kind == TempKind::kReflink && (err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY))
+                           : (kind == TempKind::kReflink &&
+                              (err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY))
                                ? "unsupported"
                                : "error";
       const char* verb = kind == TempKind::kReflink ? "cannot clone" : "cannot link";
@@ -884,7 +906,7 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     }
     // Our link changed the kept inode's ctime: record the new one (only that may differ).
     auto refresh_keep = [&] {
-      struct stat kst{};
+      struct stat kst {};
       if (kind == TempKind::kHardlink && !have_clone && ::fstat(kfd.get(), &kst) == 0) {
         FileStamp s = stamp_of(kst);
         if (s.dev == keep.stamp.dev && s.ino == keep.stamp.ino && s.size == keep.stamp.size &&
@@ -915,7 +937,7 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     entries[j]->action = DedupeAction::kLinked;
     ++result_.linked;
     if (kind == TempKind::kReflink) {
-      struct stat cst{};
+      struct stat cst {};
       if (::fstatat(ddir.get(), dbase.c_str(), &cst, AT_SYMLINK_NOFOLLOW) == 0) {
         clone_stamp = stamp_of(cst);
         clone_dir = std::move(ddir);
@@ -925,7 +947,7 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
       }
     }
     // The duplicate lost a name: its ctime changed too.
-    struct stat dst{};
+    struct stat dst {};
     if (::fstat(dfd.get(), &dst) == 0 && dst.st_nlink > 0) {
       FileStamp s = stamp_of(dst);
       if (s.size == dup.stamp.size && s.mtime_ns == dup.stamp.mtime_ns) {

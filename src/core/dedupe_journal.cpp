@@ -103,7 +103,7 @@ std::string unescape_path(std::string_view text) {
 DedupeJournal::DedupeJournal(const std::string& path, const std::vector<std::string>& roots) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) throw Error(path + ": cannot open state file: " + errno_message(errno));
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd_);
     throw Error(path + ": state file is not a regular file");
@@ -186,8 +186,7 @@ void DedupeJournal::replay(const std::string& content, const std::vector<std::st
         if (theirs != roots) {
           std::string list;
           for (const std::string& r : theirs) list += (list.empty() ? "" : " ") + r;
-          throw Error(path_ + ": state file belongs to other roots (" + list +
-                      "); use another --state FILE");
+          throw Error(path_ + ": state file belongs to other roots (" + list + "); use another --state FILE");
         }
         first = false;
         continue;
@@ -202,7 +201,8 @@ void DedupeJournal::replay(const std::string& content, const std::vector<std::st
           if (f.size() == 32) h.full = Hash128{parse_hex64(f.substr(0, 16)), parse_hex64(f.substr(16))};
         }
         std::vector<CachedHash>& list = cache_[h.stamp.ino];
-        auto it = std::find_if(list.begin(), list.end(), [&](const CachedHash& c) { return c.stamp.dev == h.stamp.dev; });
+        auto it = std::find_if(list.begin(), list.end(),
+                               [&](const CachedHash& c) { return c.stamp.dev == h.stamp.dev; });
         if (it == list.end()) {
           list.push_back(h);
         } else if (it->stamp == h.stamp) {
@@ -242,7 +242,8 @@ const CachedHash* DedupeJournal::find(const FileStamp& stamp) const {
   return nullptr;
 }
 
-void DedupeJournal::record_hash(const FileStamp& stamp, std::optional<uint64_t> edge, std::optional<Hash128> full) {
+void DedupeJournal::record_hash(const FileStamp& stamp, std::optional<uint64_t> edge,
+                                std::optional<Hash128> full) {
   char buf[320];
   int n = std::snprintf(buf, sizeof buf,
                         "{\"t\":\"h\",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64 ",\"size\":%" PRId64
@@ -256,9 +257,7 @@ void DedupeJournal::record_hash(const FileStamp& stamp, std::optional<uint64_t> 
   append_locked(line, false);
 }
 
-uint64_t DedupeJournal::record_intent(PendingTemp temp) {
-  return record_intents({std::move(temp)}).front();
-}
+uint64_t DedupeJournal::record_intent(PendingTemp temp) { return record_intents({std::move(temp)}).front(); }
 
 std::vector<uint64_t> DedupeJournal::record_intents(std::vector<PendingTemp> temps) {
   std::lock_guard lock(mutex_);
@@ -266,14 +265,14 @@ std::vector<uint64_t> DedupeJournal::record_intents(std::vector<PendingTemp> tem
   for (PendingTemp& temp : temps) {
     temp.id = next_id_++;
     ids.push_back(temp.id);
-  nlohmann::json j = {{"t", "i"},
-                      {"n", temp.id},
-                      {"root", escape_path(temp.root)},
-                      {"dir", escape_path(temp.dir)},
-                      {"tmp", escape_path(temp.tmp)},
-                      {"kind", kind_name(temp.kind)},
-                      {"tdev", temp.target_dev},
-                      {"tino", temp.target_ino}};
+    nlohmann::json j = {{"t", "i"},
+                        {"n", temp.id},
+                        {"root", escape_path(temp.root)},
+                        {"dir", escape_path(temp.dir)},
+                        {"tmp", escape_path(temp.tmp)},
+                        {"kind", kind_name(temp.kind)},
+                        {"tdev", temp.target_dev},
+                        {"tino", temp.target_ino}};
     buffer_ += j.dump() + "\n";
   }
   flush_locked(true);
@@ -300,7 +299,8 @@ void DedupeJournal::flush_locked(bool sync_now) {
   if (!buffer_.empty()) {
     // O_APPEND is not used so the torn-line repair above stays simple; the file offset is
     // kept at the end by always seeking there first.
-    if (::lseek(fd_, 0, SEEK_END) < 0) throw Error(path_ + ": cannot write state file: " + errno_message(errno));
+    if (::lseek(fd_, 0, SEEK_END) < 0)
+      throw Error(path_ + ": cannot write state file: " + errno_message(errno));
     write_all(fd_, buffer_, path_);
     buffer_.clear();
     buffered_lines_ = 0;

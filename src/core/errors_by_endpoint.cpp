@@ -69,12 +69,12 @@ class Counter {
       : options_(options), layout_(options.log_format.positions) {
     filter_time_ = options.since.has_value() || options.until.has_value();
     fast_ = options.fields_fast_path && !options.normalize && !filter_time_ && !options.strict;
-    status_slot_ = layout_.slot[static_cast<size_t>(FieldId::kStatus)];
-    latency_slot_ = layout_.slot[static_cast<size_t>(FieldId::kLatency)];
+    status_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kStatus)]);
+    latency_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kLatency)]);
     fields_latency_ = options.log_format.positions[static_cast<size_t>(FieldId::kLatency)] > 0;
     key_in_place_ = true;
     for (size_t i = 0; i < options.by.size(); ++i) {
-      int slot = layout_.slot[static_cast<size_t>(options.by[i])];
+      int slot = static_cast<int>(layout_.slot[static_cast<size_t>(options.by[i])]);
       by_slots_.push_back(slot);
       key_slots_.push_back(static_cast<size_t>(std::max(slot, 0)));
       if (slot < 0 || (i > 0 && slot != by_slots_[i - 1] + 1)) key_in_place_ = false;
@@ -168,7 +168,8 @@ class Counter {
       stats.errors += error;
       error_lines += error;
       if (fields_latency_) {
-        if (auto us = parse_latency(line.field(latency_slot_), options_.latency_unit_us)) stats.latency.add(*us);
+        if (auto us = parse_latency(line.field(latency_slot_), options_.latency_unit_us))
+          stats.latency.add(*us);
       }
     };
     try {
@@ -269,10 +270,10 @@ class Counter {
   bool fast_ = false;
   int status_slot_ = -1;
   int latency_slot_ = -1;
-  bool fields_latency_ = false;      // the layout has a latency position
-  std::vector<int> by_slots_;        // of the --by fields, -1 when lines have none
-  std::vector<size_t> key_slots_;    // the same, valid when key_in_place_
-  bool key_in_place_ = false;        // the --by fields are consecutive, in order
+  bool fields_latency_ = false;         // the layout has a latency position
+  std::vector<int> by_slots_;           // of the --by fields, -1 when lines have none
+  std::vector<size_t> key_slots_;       // the same, valid when key_in_place_
+  bool key_in_place_ = false;           // the --by fields are consecutive, in order
   KeyTable<EndpointStats> fast_table_;  // keys: the --by fields joined by spaces
   // The per-line path.
   std::array<std::unique_ptr<RecordParser>, 6> parsers_;  // by LogFormat, made on first use
@@ -338,11 +339,12 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
       if (auto missing = missing_field(options, guess.format)) {
         std::string name(field_name(*missing));
         result.problems.push_back(
-            {options.inputs[i], options.inputs[i] + ": the log format has no " + name +
-                                    " field (--log-format auto read it as " +
-                                    std::string(log_format_name(guess.format)) + ": " + guess.reason +
-                                    "); choose the format with --log-format" +
-                                    (guess.format == LogFormat::kFields ? ", or give the position with --field " + name + "=N" : "")});
+            {options.inputs[i],
+             options.inputs[i] + ": the log format has no " + name + " field (--log-format auto read it as " +
+                 std::string(log_format_name(guess.format)) + ": " + guess.reason +
+                 "); choose the format with --log-format" +
+                 (guess.format == LogFormat::kFields ? ", or give the position with --field " + name + "=N"
+                                                     : "")});
         inputs[i].reset();
         continue;
       }
@@ -360,7 +362,8 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
     }
   }
 
-  std::vector<Worker> workers(static_cast<size_t>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(units.size(), 1))));
+  std::vector<Worker> workers(
+      static_cast<size_t>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(units.size(), 1))));
   std::atomic<size_t> next{0};
   std::atomic<size_t> stop{kStopNone};
   auto work = [&](Worker& worker) {
@@ -411,8 +414,9 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
     result.malformed += worker.malformed;
     result.filtered_out += worker.filtered_out;
     result.error_lines += worker.error_lines;
-    if (&worker == &workers[0]) continue;
-    for (auto& entry : worker.table.entries()) merge_stats(table.find_or_insert(entry.key, entry.hash), entry.value);
+    if (&worker == workers.data()) continue;
+    for (auto& entry : worker.table.entries())
+      merge_stats(table.find_or_insert(entry.key, entry.hash), entry.value);
   }
   result.endpoints = table.size();
 
@@ -427,7 +431,8 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
   }
   auto before = [](const Ranked& a, const Ranked& b) {
     if (a.entry->value.errors != b.entry->value.errors) return a.entry->value.errors > b.entry->value.errors;
-    if (a.entry->value.requests != b.entry->value.requests) return a.entry->value.requests > b.entry->value.requests;
+    if (a.entry->value.requests != b.entry->value.requests)
+      return a.entry->value.requests > b.entry->value.requests;
     return a.keys < b.keys;  // string_view compares bytes as unsigned char
   };
   size_t shown = options.top == 0 ? ranked.size() : std::min(options.top, ranked.size());

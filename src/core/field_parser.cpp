@@ -11,8 +11,8 @@
 
 namespace opsktl {
 namespace {
-constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "ts", "service", "path", "status", "latency", "event", "method", "client"};
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"ts",      "service", "path",   "status",
+                                                                   "latency", "event",   "method", "client"};
 }
 
 std::optional<FieldId> field_from_name(std::string_view name) {
@@ -110,7 +110,7 @@ FieldsLayout::FieldsLayout(const FieldPositions& positions) {
   slot.fill(-1);
   for (int pos = 1; pos <= kMaxPosition; ++pos) {
     if (int8_t f = field_at[static_cast<size_t>(pos)]; f != 0) {
-      slot[static_cast<size_t>(f - 1)] = static_cast<int8_t>(pos - 1);
+      slot[static_cast<size_t>(f - 1)] = static_cast<int16_t>(pos - 1);
     }
   }
 }
@@ -126,7 +126,7 @@ void classify_sse2(const char* data, size_t blocks, uint64_t* sep, uint64_t* new
   for (size_t b = 0; b < blocks; ++b) {
     uint64_t s = 0, n = 0;
     for (unsigned k = 0; k < 4; ++k) {
-      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 64 * b + 16 * k));
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + size_t{64} * b + size_t{16} * k));
       __m128i nl = _mm_cmpeq_epi8(x, lf);
       __m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, space), _mm_cmpeq_epi8(x, tab)),
                                  _mm_or_si128(_mm_cmpeq_epi8(x, cr), nl));
@@ -143,14 +143,17 @@ void classify_sse2(const char* data, size_t blocks, uint64_t* sep, uint64_t* new
 // is (bytes >= 0x80 shuffle to 0 and never match).
 __attribute__((target("avx2"))) void classify_avx2(const char* data, size_t blocks, uint64_t* sep,
                                                    uint64_t* newline) {
-  const __m256i table = _mm256_setr_epi8(0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1,
-                                         0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1);
+  const __m256i table =
+      _mm256_setr_epi8(0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1, 0x20, -1, -1,
+                       -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1);
   const __m256i lf = _mm256_set1_epi8('\n');
   for (size_t b = 0; b < blocks; ++b) {
     __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * b));
     __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * b + 32));
-    auto s_lo = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, lo), lo)));
-    auto s_hi = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, hi), hi)));
+    auto s_lo =
+        static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, lo), lo)));
+    auto s_hi =
+        static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(table, hi), hi)));
     auto n_lo = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, lf)));
     auto n_hi = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, lf)));
     sep[b] = uint64_t{s_hi} << 32 | s_lo;

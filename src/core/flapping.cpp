@@ -21,17 +21,17 @@
 // restart, so restarts = first count + alerts - 1.
 #include "opsktl/flapping.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <re2/re2.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <limits>
 #include <queue>
-#include <unistd.h>
 
 #include "opsktl/error.hpp"
 #include "opsktl/follow.hpp"
@@ -79,9 +79,13 @@ struct FlappingDetector::ServiceState {
   }
 };
 
-FlappingDetector::FlappingDetector(uint64_t max_restarts, Micros window, AlertMode mode,
-                                   bool sorted_episodes, FlappingSink& sink)
-    : max_restarts_(max_restarts), window_(window), mode_(mode), sorted_episodes_(sorted_episodes), sink_(sink) {}
+FlappingDetector::FlappingDetector(uint64_t max_restarts, Micros window, AlertMode mode, bool sorted_episodes,
+                                   FlappingSink& sink)
+    : max_restarts_(max_restarts),
+      window_(window),
+      mode_(mode),
+      sorted_episodes_(sorted_episodes),
+      sink_(sink) {}
 
 FlappingDetector::~FlappingDetector() = default;
 
@@ -102,7 +106,7 @@ bool FlappingDetector::add_restart(uint32_t service, Micros ts) {
     if (ts < s.newest) return false;
     // Saturate: a window reaching before the earliest representable time holds all.
     Micros low = ts >= std::numeric_limits<Micros>::min() + window_ ? ts - window_
-                                                                   : std::numeric_limits<Micros>::min();
+                                                                    : std::numeric_limits<Micros>::min();
     while (s.size > 0 && s.front() < low) s.pop_front();
     if (s.newest >= low) s.push_back(s.newest);
     if (s.size == 0 && s.capacity > 0) {
@@ -163,7 +167,8 @@ void FlappingDetector::close_episodes_before(Micros now) {
     if (states_[service].episode_end < now - window_) ending.push_back(service);
   }
   std::sort(ending.begin(), ending.end(), [&](uint32_t a, uint32_t b) {
-    if (states_[a].episode_end != states_[b].episode_end) return states_[a].episode_end < states_[b].episode_end;
+    if (states_[a].episode_end != states_[b].episode_end)
+      return states_[a].episode_end < states_[b].episode_end;
     return names_[a] < names_[b];
   });
   for (uint32_t service : ending) end_episode(service);
@@ -172,7 +177,8 @@ void FlappingDetector::close_episodes_before(Micros now) {
 void FlappingDetector::finish() {
   std::vector<uint32_t> open = open_episodes_;
   std::sort(open.begin(), open.end(), [&](uint32_t a, uint32_t b) {
-    if (states_[a].episode_end != states_[b].episode_end) return states_[a].episode_end < states_[b].episode_end;
+    if (states_[a].episode_end != states_[b].episode_end)
+      return states_[a].episode_end < states_[b].episode_end;
     return names_[a] < names_[b];
   });
   for (uint32_t service : open) end_episode(service);
@@ -201,9 +207,7 @@ struct Held {
   uint32_t service;
   uint32_t input;
   uint64_t line;
-  bool operator>(const Held& other) const {
-    return ts != other.ts ? ts > other.ts : seq > other.seq;
-  }
+  bool operator>(const Held& other) const { return ts != other.ts ? ts > other.ts : seq > other.seq; }
 };
 
 // The first malformed line under --strict: ends the run, unlike a read error.
@@ -283,7 +287,7 @@ bool ten_digit_epoch(std::string_view field, Micros& out) {
   digits = (digits * 10 + (digits >> 8)) & 0x00FF00FF00FF00FFu;
   digits = (digits * 100 + (digits >> 16)) & 0x0000FFFF0000FFFFu;
   digits = (digits * 10000 + (digits >> 32)) & 0xFFFFFFFFu;
-  out = static_cast<Micros>(digits * 100 + ninth * 10 + tenth) * kMicrosPerSecond;
+  out = static_cast<Micros>(digits * 100 + uint64_t{ninth} * 10 + tenth) * kMicrosPerSecond;
   return true;
 #else
   int64_t value = 0;
@@ -323,8 +327,8 @@ class Detection {
     int configured = 0;
     for (int position : positions) configured += position > 0;
     int last = std::max({short_positions_[0], short_positions_[1], short_positions_[2]});
-    bool distinct = short_positions_[0] != short_positions_[1] && short_positions_[0] != short_positions_[2] &&
-                    short_positions_[1] != short_positions_[2];
+    bool distinct = short_positions_[0] != short_positions_[1] &&
+                    short_positions_[0] != short_positions_[2] && short_positions_[1] != short_positions_[2];
     bool usable = !regex_ && configured == 3 && distinct && short_positions_[0] > 0 &&
                   short_positions_[1] > 0 && short_positions_[2] > 0 && last <= 16;
     short_last_ = usable ? last : 0;
@@ -367,7 +371,8 @@ class Detection {
     std::string_view service;
     if (read_ahead && in.short_fields && text.size() < kLineReadAhead) {
       std::array<std::string_view, 3> fields;  // ts, service, event
-      if (!ShortLineFields::split(text, short_positions_, short_last_, fields)) return malformed(input, number);
+      if (!ShortLineFields::split(text, short_positions_, short_last_, fields))
+        return malformed(input, number);
       if (!is_restart(fields[2], text, false)) return;
       service = fields[1];
       Micros instant = 0;
@@ -404,7 +409,9 @@ class Detection {
     if (regex_) {
       if (event.data() == nullptr) return false;
       std::string_view subject = event;
-      if (event_to_end) subject = std::string_view(event.data(), static_cast<size_t>(text.data() + text.size() - event.data()));
+      if (event_to_end)
+        subject =
+            std::string_view(event.data(), static_cast<size_t>(text.data() + text.size() - event.data()));
       return RE2::PartialMatch(subject, *regex_);
     }
     if (event.size() != event_.size()) return false;
@@ -461,12 +468,14 @@ class Detection {
     for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
       if (!in.parser->provides(id)) {
         std::string field(field_name(id));
-        result_.problems.push_back(
-            {name, name + ": the log format has no " + field + " field (read as " +
-                       std::string(log_format_name(guess.format)) + ": " + guess.reason +
-                       "); choose the format with --log-format" +
-                       (guess.format == LogFormat::kFields ? ", or give the position with --field " + field + "=N"
-                                                           : "")});
+        std::string message = name;
+        message.append(": the log format has no ").append(field).append(" field (read as ");
+        message.append(log_format_name(guess.format)).append(": ").append(guess.reason);
+        message.append("); choose the format with --log-format");
+        if (guess.format == LogFormat::kFields) {
+          message.append(", or give the position with --field ").append(field).append("=N");
+        }
+        result_.problems.push_back({name, std::move(message)});
         in.refused = true;
         return false;
       }
@@ -519,7 +528,8 @@ class Detection {
       if (starts_with_gzip(options_.inputs[i])) {
         read_once(i);
       } else {
-        followed.push_back({i, std::make_unique<FileFollower>(options_.inputs[i], options_.reader.max_line_bytes)});
+        followed.push_back(
+            {i, std::make_unique<FileFollower>(options_.inputs[i], options_.reader.max_line_bytes)});
       }
     }
     auto notice = [&](const std::string& message) { sink_.notice(message); };
@@ -559,7 +569,8 @@ class Detection {
         line(text, input, number, whole);
       });
       if (!f.follower->opened()) {
-        result_.problems.push_back({options_.inputs[input], options_.inputs[input] + ": could not be opened"});
+        result_.problems.push_back(
+            {options_.inputs[input], options_.inputs[input] + ": could not be opened"});
       }
     }
   }

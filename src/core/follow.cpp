@@ -22,7 +22,7 @@ FileFollower::FileFollower(std::string name, size_t max_line_bytes)
     stdin_ = true;
     fd_ = STDIN_FILENO;
     opened_ = true;
-    struct stat st{};
+    struct stat st {};
     pipe_ = ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode);
   }
 }
@@ -43,7 +43,7 @@ bool FileFollower::open_file(const NoticeFn& on_notice) {
     }
     return false;
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
     int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
     ::close(fd);
@@ -122,7 +122,7 @@ bool FileFollower::poll(const LineFn& on_line, const NoticeFn& on_notice) {
   if (fd_ < 0 && !open_file(on_notice)) return false;
   bool any = false;
   if (!pipe_) {
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset_) {
       on_notice(name_ + ": file truncated; reading from its start");
       ::lseek(fd_, 0, SEEK_SET);
@@ -134,7 +134,7 @@ bool FileFollower::poll(const LineFn& on_line, const NoticeFn& on_notice) {
   }
   any |= drain(on_line);
   if (stdin_ || pipe_) return any;
-  struct stat st{};
+  struct stat st {};
   if (::stat(name_.c_str(), &st) == 0 && (st.st_dev != dev_ || st.st_ino != ino_)) {
     // Rotated: finish the old file (a writer may have appended after our last read),
     // then start on the new one.

@@ -102,8 +102,7 @@ class PrefixedStream final : public ByteStream {
 // Streams through zlib; a new member may follow the end of one (gzip -c a b > c.gz).
 class GzipStream final : public ByteStream {
  public:
-  explicit GzipStream(std::unique_ptr<ByteStream> source)
-      : source_(std::move(source)), in_(kInBytes) {
+  explicit GzipStream(std::unique_ptr<ByteStream> source) : source_(std::move(source)), in_(kInBytes) {
     if (inflateInit2(&z_, 15 + 16) != Z_OK) throw Error("cannot initialise zlib");
   }
   ~GzipStream() override { inflateEnd(&z_); }
@@ -174,8 +173,7 @@ std::unique_ptr<ByteStream> make_range_stream(int fd, uint64_t begin, uint64_t e
 std::unique_ptr<ByteStream> make_string_stream(std::string data) {
   return std::make_unique<StringStream>(std::move(data));
 }
-std::unique_ptr<ByteStream> make_prefixed_stream(std::string prefix,
-                                                 std::unique_ptr<ByteStream> rest) {
+std::unique_ptr<ByteStream> make_prefixed_stream(std::string prefix, std::unique_ptr<ByteStream> rest) {
   return std::make_unique<PrefixedStream>(std::move(prefix), std::move(rest));
 }
 std::unique_ptr<ByteStream> make_gzip_stream(std::unique_ptr<ByteStream> compressed) {

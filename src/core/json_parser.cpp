@@ -73,10 +73,10 @@ uint64_t load64(const char* p) {
 
 struct KeyNode {
   std::string name;
-  std::vector<Leaf> leaves;        // fields wanting exactly this key
-  std::vector<size_t> children;    // node indexes
-  std::vector<Slot> table;         // children by (head, size); empty when no children
-  unsigned shift = 0;              // 64 - log2(table size)
+  std::vector<Leaf> leaves;      // fields wanting exactly this key
+  std::vector<size_t> children;  // node indexes
+  std::vector<Slot> table;       // children by (head, size); empty when no children
+  unsigned shift = 0;            // 64 - log2(table size)
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -84,7 +84,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 const char* skip_space(const char* p, const char* end) {
   // Log lines are compact JSON: the first byte is almost never a space.
-  if (p < end && static_cast<unsigned char>(*p) > ' ') [[likely]] return p;
+  if (p<end&& static_cast<unsigned char>(*p)> ' ') [[likely]]
+    return p;
   while (p < end && is_space(*p)) ++p;
   return p;
 }
@@ -138,8 +139,14 @@ int32_t hex4(const char* p, const char* end) {
 const char* check_escape(const char* p, const char* end) {
   if (end - p < 2) return nullptr;
   switch (p[1]) {
-    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-      return p + 2;
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't': return p + 2;
     case 'u': {
       int32_t cp = hex4(p + 2, end);
       if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return nullptr;  // a lone low surrogate
@@ -149,8 +156,7 @@ const char* check_escape(const char* p, const char* end) {
       if (low < 0xDC00 || low > 0xDFFF) return nullptr;
       return p + 12;
     }
-    default:
-      return nullptr;
+    default: return nullptr;
   }
 }
 
@@ -192,9 +198,9 @@ bool is_special(char c) {
 unsigned special_mask(const char* p) {
   __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   // Signed: bytes 0x80-0xff are negative, so one compare catches them and 0x00-0x1f.
-  __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+  __m128i special = _mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
   return static_cast<unsigned>(_mm_movemask_epi8(special));
 }
 #endif
@@ -224,7 +230,8 @@ const char* scan_string(const char* p, Text text, bool& escaped) {
     p = find_special(p, text);
     if (p == text.end) return nullptr;
     auto c = static_cast<unsigned char>(*p);
-    if (c == '"') [[likely]] return p;
+    if (c == '"') [[likely]]
+      return p;
     if (c == '\\') {
       escaped = true;
       p = check_escape(p, text.end);
@@ -300,8 +307,10 @@ const char* skip_container(const char* p, Text text, int depth) {
           if (depth + open >= kMaxDepth) return nullptr;
           bool object = *p == '{';
           uint64_t bit = uint64_t{1} << (open % 64);
-          if (object) is_object[open / 64] |= bit;
-          else is_object[open / 64] &= ~bit;
+          if (object)
+            is_object[open / 64] |= bit;
+          else
+            is_object[open / 64] &= ~bit;
           ++open;
           p = skip_space(p + 1, end);
           if (p == end) return nullptr;
@@ -441,7 +450,7 @@ struct JsonParser::Impl {
   std::array<uint8_t, kFieldCount> rank{};
   std::array<bool, kFieldCount> escaped{};
   std::array<std::string, kFieldCount> storage;  // decoded values
-  std::string key_buffer;                         // a decoded key
+  std::string key_buffer;                        // a decoded key
 
   explicit Impl(const FieldKeys& field_keys) : keys(record_keys(field_keys)) {
     nodes.emplace_back();
@@ -491,7 +500,8 @@ struct JsonParser::Impl {
     if (node.table.empty()) return nullptr;
     const char* limit = end;
     if (key_escaped) {
-      std::string_view decoded = decode_string(std::string_view(key, static_cast<size_t>(key_end - key)), key_buffer);
+      std::string_view decoded =
+          decode_string(std::string_view(key, static_cast<size_t>(key_end - key)), key_buffer);
       key = decoded.data();
       key_end = key + decoded.size();
       limit = key_buffer.data() + key_buffer.size();
@@ -569,9 +579,7 @@ struct JsonParser::Impl {
             p = skip_container(p, text, depth);
           }
           break;
-        case '[':
-          p = skip_container(p, text, depth);
-          break;
+        case '[': p = skip_container(p, text, depth); break;
         default:  // number, true, false: their text; null: empty
           p = skip_scalar(p, text);
           if (p != nullptr && child != nullptr) {

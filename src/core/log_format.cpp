@@ -60,8 +60,8 @@ bool looks_like_combined(std::string_view line) {
 }
 
 bool is_key_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-' || c == '@' || c == '/';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == '-' || c == '@' || c == '/';
 }
 
 // The first token is key=value and at least half of the pairs are (quoted values may
@@ -124,21 +124,12 @@ std::string_view log_format_name(LogFormat format) { return kFormatNames[static_
 std::unique_ptr<RecordParser> make_record_parser(const LogFormatConfig& config) {
   std::unique_ptr<RecordParser> parser;
   switch (config.format) {
-    case LogFormat::kCombined:
-      return std::make_unique<CombinedParser>(config.service);
-    case LogFormat::kLogfmt:
-      parser = std::make_unique<LogfmtParser>(config.keys);
-      break;
-    case LogFormat::kJson:
-      parser = std::make_unique<JsonParser>(config.keys);
-      break;
-    case LogFormat::kRegex:
-      parser = std::make_unique<RegexParser>(config.regex);
-      break;
+    case LogFormat::kCombined: return std::make_unique<CombinedParser>(config.service);
+    case LogFormat::kLogfmt: parser = std::make_unique<LogfmtParser>(config.keys); break;
+    case LogFormat::kJson: parser = std::make_unique<JsonParser>(config.keys); break;
+    case LogFormat::kRegex: parser = std::make_unique<RegexParser>(config.regex); break;
     case LogFormat::kAuto:
-    case LogFormat::kFields:
-      parser = std::make_unique<FieldsParser>(config.positions);
-      break;
+    case LogFormat::kFields: parser = std::make_unique<FieldsParser>(config.positions); break;
   }
   if (!config.service.empty()) parser = std::make_unique<ServiceOverride>(std::move(parser), config.service);
   return parser;
@@ -160,15 +151,20 @@ FormatGuess sniff_log_format(std::string_view head) {
     pos = nl + 1;
     if (line.empty()) continue;
     ++lines;
-    if (looks_like_json(line)) ++votes[kJsonVote];
-    else if (looks_like_combined(line)) ++votes[kCombinedVote];
-    else if (looks_like_logfmt(line)) ++votes[kLogfmtVote];
-    else if (looks_like_fields(line)) ++votes[kFieldsVote];
-    else ++votes[kUnknownVote];
+    if (looks_like_json(line))
+      ++votes[kJsonVote];
+    else if (looks_like_combined(line))
+      ++votes[kCombinedVote];
+    else if (looks_like_logfmt(line))
+      ++votes[kLogfmtVote];
+    else if (looks_like_fields(line))
+      ++votes[kFieldsVote];
+    else
+      ++votes[kUnknownVote];
   }
 
-  constexpr std::array<LogFormat, 4> kFormats = {LogFormat::kFields, LogFormat::kCombined,
-                                                 LogFormat::kLogfmt, LogFormat::kJson};
+  constexpr std::array<LogFormat, 4> kFormats = {LogFormat::kFields, LogFormat::kCombined, LogFormat::kLogfmt,
+                                                 LogFormat::kJson};
   constexpr std::array<const char*, 4> kShapes = {
       "are whitespace-separated fields", "look like NCSA access log lines ([time] \"request\" status)",
       "are logfmt key=value pairs", "are JSON objects"};
@@ -191,8 +187,8 @@ FormatGuess sniff_log_format(std::string_view head) {
   guess.format = kFormats[best];
   std::string name(log_format_name(guess.format));
   if (votes[best] == lines) {
-    guess.reason = std::to_string(lines) + " of the first " + std::to_string(lines) +
-                   " non-blank lines " + kShapes[best];
+    guess.reason = std::to_string(lines) + " of the first " + std::to_string(lines) + " non-blank lines " +
+                   kShapes[best];
     return guess;
   }
   guess.certain = false;
@@ -201,7 +197,8 @@ FormatGuess sniff_log_format(std::string_view head) {
   for (size_t v = 0; v < kVotes; ++v) {
     if (votes[v] == 0) continue;
     guess.reason += sep;
-    guess.reason += v == kUnknownVote ? std::string("unrecognised") : std::string(log_format_name(kFormats[v]));
+    guess.reason +=
+        v == kUnknownVote ? std::string("unrecognised") : std::string(log_format_name(kFormats[v]));
     guess.reason += " " + std::to_string(votes[v]);
     sep = ", ";
   }

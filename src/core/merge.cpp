@@ -74,8 +74,7 @@ inline bool epoch_seconds_prefix(std::string_view line, Micros& out) {
     uint64_t tenth = static_cast<unsigned char>(line[8] - '0');
     uint64_t last = static_cast<unsigned char>(line[9] - '0');
     // Every byte of `digits` below 10: no byte of eight under '0' or over '9'.
-    if (((digits | (eight + 0x4646464646464646u)) & 0x8080808080808080u) == 0 && tenth < 10 &&
-        last < 10) {
+    if (((digits | (eight + 0x4646464646464646u)) & 0x8080808080808080u) == 0 && tenth < 10 && last < 10) {
       digits = (digits * 10 + (digits >> 8)) & 0x00FF00FF00FF00FFu;
       digits = (digits * 100 + (digits >> 16)) & 0x0000FFFF0000FFFFu;
       digits = (digits * 10000 + (digits >> 32)) & 0xFFFFFFFFu;
@@ -136,8 +135,7 @@ class CombinedExtractor final : public TimestampExtractor {
   explicit CombinedExtractor(const TimeContext& context) : context_(context) {}
   bool extract(std::string_view line, Micros& out) override {
     size_t open = line.find('[');
-    return open != std::string_view::npos &&
-           parse_timestamp_prefix(line.substr(open), context_, out) != 0;
+    return open != std::string_view::npos && parse_timestamp_prefix(line.substr(open), context_, out) != 0;
   }
 
  private:
@@ -461,15 +459,16 @@ class LogSource final : public RecordSource {
     const MergeOptions& options = context_.options;
     LogFormatConfig config = options.log_format;
     // Every extractor that reads a timestamp at the start of the line first.
-    epoch_first_ = config.format == LogFormat::kAuto ||
-                   (config.format == LogFormat::kFields &&
-                    config.positions[static_cast<size_t>(FieldId::kTs)] <= 1);
+    epoch_first_ =
+        config.format == LogFormat::kAuto ||
+        (config.format == LogFormat::kFields && config.positions[static_cast<size_t>(FieldId::kTs)] <= 1);
     if (config.format != LogFormat::kAuto) {
       return make_timestamp_extractor(config, options.time_context, name_);
     }
     FormatGuess guess = sniff_log_format(input.head(kSniffBytesPerInput));
     context_.listener.input_format(name_, guess);
-    if (guess.format == LogFormat::kFields) return make_timestamp_extractor(config, options.time_context, name_);
+    if (guess.format == LogFormat::kFields)
+      return make_timestamp_extractor(config, options.time_context, name_);
     config.format = guess.format;
     return std::make_unique<SniffedExtractor>(make_timestamp_extractor(config, options.time_context, name_),
                                               options.time_context);
@@ -515,8 +514,7 @@ class LogSource final : public RecordSource {
   }
 
   void check_order(Micros instant) {
-    if (has_newest_ && instant < newest_ && newest_ - instant > context_.options.reorder_us &&
-        !unsorted_) {
+    if (has_newest_ && instant < newest_ && newest_ - instant > context_.options.reorder_us && !unsorted_) {
       unsorted_ = true;
       ++context_.result.unsorted_inputs;
       context_.listener.input_unsorted(name_, reader_->line_number(), newest_line_);
@@ -534,13 +532,13 @@ class LogSource final : public RecordSource {
   std::optional<Input> input_;
   std::optional<LineReader> reader_;
   std::unique_ptr<TimestampExtractor> extractor_;
-  bool epoch_first_ = false;   // try epoch_seconds_prefix before the extractor
+  bool epoch_first_ = false;  // try epoch_seconds_prefix before the extractor
   Line pending_;
-  bool pending_line_ = false;  // pending_ holds the head line
+  bool pending_line_ = false;              // pending_ holds the head line
   Disposition last_ = Disposition::kSkip;  // where the current line's pieces go
   SpillBuffer leading_;
   bool seen_record_ = false;
-  bool dropping_ = false;      // the current record is outside --since/--until
+  bool dropping_ = false;  // the current record is outside --since/--until
   bool has_newest_ = false;
   Micros newest_ = 0;
   uint64_t newest_line_ = 0;
@@ -717,7 +715,8 @@ void merge_sources(std::vector<std::unique_ptr<RecordSource>>& sources, MergeSin
     for (size_t p = (index + k) >> 1; p >= 1; p >>= 1) {
       Micros other_instant = loser[p].instant;
       uint64_t other_index = loser[p].index;
-      bool other_first = (other_instant < top_instant) | ((other_instant == top_instant) & (other_index < top_index));
+      bool other_first =
+          (other_instant < top_instant) | ((other_instant == top_instant) & (other_index < top_index));
       loser[p].instant = other_first ? top_instant : other_instant;
       loser[p].index = other_first ? top_index : other_index;
       top_instant = other_first ? other_instant : top_instant;
@@ -787,6 +786,7 @@ MergeResult merge_logs(const MergeOptions& options, MergeSink& sink, MergeListen
   auto run_sources = [&](size_t open) {
     std::vector<std::unique_ptr<RecordSource>> sources;
     size_t buffer = reader_options(options, open).buffer_bytes;
+    sources.reserve(runs.size());
     for (auto& file : runs) sources.push_back(std::make_unique<RunSource>(std::move(file), buffer));
     runs.clear();
     return sources;

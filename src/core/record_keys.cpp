@@ -28,8 +28,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 int64_t latency_unit_for_key(std::string_view key) {
-  if (key == "request_time" || ends_with(key, "_s") || ends_with(key, "_sec") ||
-      ends_with(key, "_seconds")) {
+  if (key == "request_time" || ends_with(key, "_s") || ends_with(key, "_sec") || ends_with(key, "_seconds")) {
     return 1'000'000;
   }
   if (ends_with(key, "_us") || ends_with(key, "_usec") || ends_with(key, "_micros")) return 1;

@@ -15,7 +15,7 @@ namespace opsktl {
 struct RecordKey {
   std::string name;  // full key; `a.b` is key b inside object a (json)
   FieldId field;
-  uint8_t rank;      // when several keys of one field are present, the lowest rank wins
+  uint8_t rank;  // when several keys of one field are present, the lowest rank wins
   int64_t latency_unit_us;
 };
 

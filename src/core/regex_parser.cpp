@@ -22,8 +22,8 @@ struct RegexParser::Impl {
     return o;
   }
   RE2 re;
-  std::vector<re2::StringPiece> groups;        // index 0: the whole match
-  std::array<int, kFieldCount> group_of{};     // field -> group number, 0 when absent
+  std::vector<re2::StringPiece> groups;     // index 0: the whole match
+  std::array<int, kFieldCount> group_of{};  // field -> group number, 0 when absent
 };
 
 RegexParser::RegexParser(const std::string& pattern) : impl_(std::make_unique<Impl>(pattern)) {

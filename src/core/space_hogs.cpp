@@ -127,8 +127,8 @@ class SpaceHogsVisitor : public WalkVisitor {
     bool regular = S_ISREG(st.st_mode);
     if (regular) ++w.file_count;
     if (st.st_nlink > 1 && options_.link_mode == LinkMode::kCountOnce) {
-      w.links.push_back({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), size,
-                         regular, parent, std::string(name)});
+      w.links.push_back({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), size, regular,
+                         parent, std::string(name)});
       return 0;
     }
     if (parent == nullptr) w.root_file_bytes += size;
@@ -198,8 +198,8 @@ bool under_a_root(const std::string& path, const std::vector<std::string>& roots
 }
 
 std::vector<GrownDir> rank_growth(const SavedScan& before, const std::vector<const WalkDir*>& dirs,
-                                  const std::vector<int64_t>& totals,
-                                  const std::vector<std::string>& roots, const SpaceHogsOptions& options) {
+                                  const std::vector<int64_t>& totals, const std::vector<std::string>& roots,
+                                  const SpaceHogsOptions& options) {
   std::vector<std::string> old_paths = saved_scan_paths(before);
   std::unordered_map<std::string_view, size_t> old_index;
   old_index.reserve(old_paths.size());
@@ -230,7 +230,8 @@ std::vector<GrownDir> rank_growth(const SavedScan& before, const std::vector<con
     return a.path < b.path;
   };
   if (options.top != 0 && rows.size() > options.top) {
-    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(options.top), rows.end(), order);
+    std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(options.top), rows.end(),
+                      order);
     rows.resize(options.top);
   } else {
     std::sort(rows.begin(), rows.end(), order);
@@ -303,7 +304,8 @@ SpaceHogsResult find_space_hogs(const SpaceHogsOptions& options) {
     scan.link_mode = options.link_mode;
     scan.dirs.reserve(dirs.size());
     for (const WalkDir* d : dirs) {
-      scan.dirs.push_back({d->parent ? static_cast<int64_t>(d->parent->index) : -1, d->name, totals[d->index]});
+      scan.dirs.push_back(
+          {d->parent ? static_cast<int64_t>(d->parent->index) : -1, d->name, totals[d->index]});
     }
     save_scan(options.save_path, scan);
   }

@@ -12,7 +12,8 @@ std::optional<StatusSet> parse_status_spec(std::string_view spec) {
   size_t start = 0;
   while (start <= spec.size()) {
     size_t comma = spec.find(',', start);
-    std::string_view item = spec.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view item =
+        spec.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (item.size() == 3 && item[0] >= '1' && item[0] <= '9' && (item[1] | 0x20) == 'x' &&
         (item[2] | 0x20) == 'x') {
       int base = (item[0] - '0') * 100;

@@ -63,7 +63,8 @@ bool valid(const Civil& c) {
 
 Micros to_micros(const Civil& c, int64_t offset_seconds) {
   int64_t days = days_from_civil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day));
-  int64_t seconds = days * kSecondsPerDay + int64_t{c.hour} * 3600 + int64_t{c.minute} * 60 + c.second - offset_seconds;
+  int64_t seconds =
+      days * kSecondsPerDay + int64_t{c.hour} * 3600 + int64_t{c.minute} * 60 + c.second - offset_seconds;
   return seconds * kMicrosPerSecond + c.micros;
 }
 
@@ -130,8 +131,8 @@ bool clock(std::string_view text, size_t pos, Civil& c) {
 
 size_t parse_iso(std::string_view text, const TimeContext& context, Micros& out) {
   Civil c;
-  if (!digits(text, 0, 4, c.year) || text.size() < 10 || text[4] != '-' ||
-      !digits(text, 5, 2, c.month) || text[7] != '-' || !digits(text, 8, 2, c.day)) {
+  if (!digits(text, 0, 4, c.year) || text.size() < 10 || text[4] != '-' || !digits(text, 5, 2, c.month) ||
+      text[7] != '-' || !digits(text, 8, 2, c.day)) {
     return 0;
   }
   size_t pos = 10;
@@ -258,8 +259,7 @@ size_t parse_timestamp_prefix(std::string_view text, const TimeContext& context,
     return n + 1;
   }
   if (is_digit(c)) {
-    if (text.size() >= 5 && is_digit(text[1]) && is_digit(text[2]) && is_digit(text[3]) &&
-        text[4] == '-') {
+    if (text.size() >= 5 && is_digit(text[1]) && is_digit(text[2]) && is_digit(text[3]) && text[4] == '-') {
       return parse_iso(text, context, out);
     }
     if (text.size() >= 3 && is_digit(text[1]) && text[2] == '/') {
@@ -292,14 +292,22 @@ std::optional<int64_t> parse_duration(std::string_view text, int64_t default_uni
   if (!fraction(text, pos, frac, false)) return std::nullopt;
   std::string_view unit = text.substr(pos);
   int64_t scale = 0;
-  if (unit.empty()) scale = default_unit_us;
-  else if (unit == "us" || unit == "\xC2\xB5s") scale = 1;
-  else if (unit == "ms") scale = 1000;
-  else if (unit == "s") scale = kMicrosPerSecond;
-  else if (unit == "m") scale = 60 * kMicrosPerSecond;
-  else if (unit == "h") scale = 3600 * kMicrosPerSecond;
-  else if (unit == "d") scale = 86400 * kMicrosPerSecond;
-  else return std::nullopt;
+  if (unit.empty())
+    scale = default_unit_us;
+  else if (unit == "us" || unit == "\xC2\xB5s")
+    scale = 1;
+  else if (unit == "ms")
+    scale = 1000;
+  else if (unit == "s")
+    scale = kMicrosPerSecond;
+  else if (unit == "m")
+    scale = 60 * kMicrosPerSecond;
+  else if (unit == "h")
+    scale = 3600 * kMicrosPerSecond;
+  else if (unit == "d")
+    scale = 86400 * kMicrosPerSecond;
+  else
+    return std::nullopt;
   // Round the fraction to the nearest microsecond; refuse what does not fit in 64 bits
   // (a signed overflow would be undefined behaviour).
   int64_t product = 0;
@@ -307,8 +315,7 @@ std::optional<int64_t> parse_duration(std::string_view text, int64_t default_uni
   return product + (frac * scale + 500000) / 1000000;
 }
 
-std::optional<Micros> parse_time_bound(std::string_view text, const TimeContext& context,
-                                       Micros now) {
+std::optional<Micros> parse_time_bound(std::string_view text, const TimeContext& context, Micros now) {
   if (!text.empty() && text[0] == '-') {
     auto ago = parse_duration(text.substr(1), kMicrosPerSecond);
     if (!ago || now < std::numeric_limits<Micros>::min() + *ago) return std::nullopt;

@@ -156,7 +156,9 @@ struct Walker::State {
   std::mutex progress_mutex;
 
   State(const WalkOptions& o, WalkVisitor& v)
-      : options(o), visitor(v), max_held(o.max_open_dirs ? o.max_open_dirs : default_max_open_dirs()),
+      : options(o),
+        visitor(v),
+        max_held(o.max_open_dirs ? o.max_open_dirs : default_max_open_dirs()),
         arenas(static_cast<size_t>(std::max(1, o.threads))) {}
 
   Node& new_node(size_t worker, Node* parent, std::string_view name, const struct stat& st) {
@@ -230,7 +232,7 @@ struct Walker::State {
       int next = ::openat(cur, step->name.c_str(), kDirFlags);
       err = errno;
       if (next >= 0) {
-        struct stat st{};
+        struct stat st {};
         if (::fstat(next, &st) != 0 || st.st_dev != step->dev || st.st_ino != step->ino) {
           ::close(next);
           next = -1;
@@ -258,9 +260,9 @@ struct Walker::State {
     if (now < next_progress.load(std::memory_order_relaxed)) return;
     std::unique_lock lock(progress_mutex, std::try_to_lock);
     if (!lock.owns_lock() || now < next_progress.load(std::memory_order_relaxed)) return;
-    next_progress.store(now + std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                  options.progress_interval).count(),
-                        std::memory_order_relaxed);
+    next_progress.store(
+        now + std::chrono::duration_cast<std::chrono::nanoseconds>(options.progress_interval).count(),
+        std::memory_order_relaxed);
     WalkProgress progress;
     progress.entries = entries.load(std::memory_order_relaxed);
     progress.dirs = dirs_read.load(std::memory_order_relaxed);
@@ -289,7 +291,7 @@ struct Walker::State {
       complete(node, worker);
       return;
     }
-    struct stat dir_st{};
+    struct stat dir_st {};
     if (::fstat(fd, &dir_st) != 0 || dir_st.st_dev != node->dev || dir_st.st_ino != node->ino) {
       ::close(fd);
       problem(worker, walk_path(*node), "cannot read directory: replaced during the walk");
@@ -314,7 +316,7 @@ struct Walker::State {
         const char* name = entry->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
         if (!options.exclude.empty() && excluded(name)) continue;
-        struct stat st{};
+        struct stat st {};
         if (::fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
           int e = errno;
           problem(worker, walk_path(node, name),
@@ -401,7 +403,7 @@ void Walker::walk(std::span<const std::string> roots, WalkVisitor& visitor) {
   State& s = *state_;
 
   for (const std::string& root : roots) {
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(AT_FDCWD, root.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       s.problem(0, root, "cannot access: " + errno_message(errno));
       continue;

@@ -18,7 +18,8 @@ std::unique_ptr<opsktl::RecordParser> make_parser() {
   config.format = *opsktl::log_format_from_name(OPSKTL_STR(OPSKTL_FUZZ_FORMAT));
   config.positions = {1, 2, 3, 4, 5, 6, 7, 8};
   config.keys[static_cast<size_t>(opsktl::FieldId::kStatus)] = "http.status";
-  config.regex = R"(^(?P<ts>\S+) (?P<service>[\w.-]+) (?:(?P<method>[A-Z]+) )?(?P<path>/\S*) (?P<status>\d{3})(?: (?P<latency>[\d.]+\w*))?)";
+  config.regex =
+      R"(^(?P<ts>\S+) (?P<service>[\w.-]+) (?:(?P<method>[A-Z]+) )?(?P<path>/\S*) (?P<status>\d{3})(?: (?P<latency>[\d.]+\w*))?)";
   return make_record_parser(config);
 }
 

@@ -22,7 +22,7 @@ using test::TempDir;
 using test::write_file;
 
 uint64_t inode_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
   return st.st_ino;
 }
@@ -113,7 +113,7 @@ TEST(Dedupe, SameSizeRewriteWithRestoredMtimeIsNotLinked) {
   DedupeOptions options = apply_options(dir, root);
   options.before_link = [&](const std::string& path) {
     if (path != root + "/b") return;
-    struct stat st{};
+    struct stat st {};
     ::stat(path.c_str(), &st);
     write_file(path, "PAYLOAD");
     struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -133,7 +133,7 @@ TEST(Dedupe, LeftoverTemporaryLinkOfAKilledRunIsRemoved) {
   // What a run killed between link and rename leaves: a second name of the kept file.
   std::string tmp = root + "/.opsktl-dedupe.1.1.0.tmp";
   ASSERT_EQ(::link((root + "/a").c_str(), tmp.c_str()), 0);
-  struct stat st{};
+  struct stat st {};
   ::stat(tmp.c_str(), &st);
   std::string abs_root = dedupe_root_set(std::vector<std::string>{root})[0];
   std::ofstream state(dir.file("state"));

@@ -95,8 +95,7 @@ TEST(CountErrors, UnreadableInputIsReportedAndOthersCount) {
 
 TEST(CountErrors, TimeFilterCountsOutOfRangeLines) {
   TempDir dir;
-  write_file(dir.file("a.log"),
-             "1000 a /x 500 1\n2000 a /x 500 1\n3000 a /x 500 1\nnot-a-time a /x 500 1\n");
+  write_file(dir.file("a.log"), "1000 a /x 500 1\n2000 a /x 500 1\n3000 a /x 500 1\nnot-a-time a /x 500 1\n");
   auto o = defaults({dir.file("a.log")});
   o.since = 2000 * kMicrosPerSecond;
   o.until = 3000 * kMicrosPerSecond;
@@ -136,17 +135,27 @@ TEST(CountErrors, OverlongLineIsOneMalformedLine) {
 std::string random_fields_log(std::mt19937& rng, size_t lines) {
   static const std::vector<std::string> kServices = {"a", "b", "svc", "\xff", "a\vb"};
   static const std::vector<std::string> kPaths = {"/x", "/y", "/api/v1/orders", "/o/123?q=1", "/"};
-  static const std::vector<std::string> kStatuses = {"200", "500", "502", "404", "5xx", "-", "2OO", "50", "5000"};
-  static const std::vector<std::string> kLatencies = {"1", "120", "0", "-", "n/a", "12ms", "0.5s", "850us",
-                                                      "99999999999999999999", "123456789012", "1234567890123"};
+  static const std::vector<std::string> kStatuses = {"200", "500", "502", "404", "5xx",
+                                                     "-",   "2OO", "50",  "5000"};
+  static const std::vector<std::string> kLatencies = {"1",
+                                                      "120",
+                                                      "0",
+                                                      "-",
+                                                      "n/a",
+                                                      "12ms",
+                                                      "0.5s",
+                                                      "850us",
+                                                      "99999999999999999999",
+                                                      "123456789012",
+                                                      "1234567890123"};
   static const std::vector<std::string> kSeparators = {" ", " ", " ", " ", "  ", "\t", " \t"};
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
   std::string out;
   for (size_t i = 0; i < lines; ++i) {
     int kind = static_cast<int>(rng() % 20);
     std::vector<std::string> fields = {"t", pick(kServices), pick(kPaths), pick(kStatuses), pick(kLatencies)};
-    if (kind == 0) fields.clear();                    // blank
-    if (kind == 1) fields.resize(rng() % 5);          // too few fields
+    if (kind == 0) fields.clear();            // blank
+    if (kind == 1) fields.resize(rng() % 5);  // too few fields
     if (kind == 2) fields.push_back("extra");
     if (kind == 3) fields = {std::string(rng() % 200, 'g')};  // long, overlong with small limits
     if (kind == 4) out += kSeparators[rng() % kSeparators.size()];
@@ -161,7 +170,8 @@ std::string random_fields_log(std::mt19937& rng, size_t lines) {
   return out;
 }
 
-void expect_same_results(const ErrorsByEndpointResult& a, const ErrorsByEndpointResult& b, const std::string& what) {
+void expect_same_results(const ErrorsByEndpointResult& a, const ErrorsByEndpointResult& b,
+                         const std::string& what) {
   ASSERT_EQ(a.rows.size(), b.rows.size()) << what;
   for (size_t i = 0; i < a.rows.size(); ++i) {
     EXPECT_EQ(a.rows[i].keys, b.rows[i].keys) << what << " row " << i;

@@ -89,10 +89,31 @@ std::vector<ScannedLine> as_reference(std::vector<ScannedLine> lines, const Fiel
 // Random text made of the pieces log lines are made of, and of the ones they should
 // not contain: tabs, runs of spaces, CR, blank lines, control and non-ASCII bytes.
 std::string random_log(std::mt19937& rng, size_t lines) {
-  static const std::vector<std::string> kWords = {
-      "2025-12-19T10:01:02Z", "1703000000", "serviceA", "svc", "/api/v1/orders", "/x", "500", "502",
-      "200", "404", "5xx", "-", "n/a", "120", "0", "12ms", "0.5s", "850us", "99999999999999999999",
-      "123456789012", "1234567890123", "a\vb", "\xff\xfe", "\xc3\xa9t\xc3\xa9", std::string(1, '\0')};
+  static const std::vector<std::string> kWords = {"2025-12-19T10:01:02Z",
+                                                  "1703000000",
+                                                  "serviceA",
+                                                  "svc",
+                                                  "/api/v1/orders",
+                                                  "/x",
+                                                  "500",
+                                                  "502",
+                                                  "200",
+                                                  "404",
+                                                  "5xx",
+                                                  "-",
+                                                  "n/a",
+                                                  "120",
+                                                  "0",
+                                                  "12ms",
+                                                  "0.5s",
+                                                  "850us",
+                                                  "99999999999999999999",
+                                                  "123456789012",
+                                                  "1234567890123",
+                                                  "a\vb",
+                                                  "\xff\xfe",
+                                                  "\xc3\xa9t\xc3\xa9",
+                                                  std::string(1, '\0')};
   static const std::vector<std::string> kSeparators = {" ", " ", " ", "  ", "\t", " \t ", "\r "};
   std::string out;
   for (size_t i = 0; i < lines; ++i) {
@@ -100,7 +121,7 @@ std::string random_log(std::mt19937& rng, size_t lines) {
     if (kind == 0) {
       out += std::string(rng() % 3, ' ') + (rng() % 2 ? "\r" : "");  // blank
     } else {
-      size_t fields = kind == 1 ? rng() % 5 : 5 + rng() % 3;  // kind 1: too few
+      size_t fields = kind == 1 ? rng() % 5 : 5 + rng() % 3;               // kind 1: too few
       if (rng() % 4 == 0) out += kSeparators[rng() % kSeparators.size()];  // leading
       for (size_t f = 0; f < fields; ++f) {
         if (f > 0) out += kSeparators[rng() % kSeparators.size()];
@@ -254,13 +275,20 @@ TEST(LineBlockReader, WholeLinesAndMissingLastNewline) {
 TEST(LineBlockReader, OverlongLineIsOneSkippedLine) {
   std::string text = "ok\n" + std::string(100, 'x') + "\nafter\n" + std::string(100, 'y');
   auto stream = make_string_stream(text);
-  EXPECT_EQ(block_lines(*stream, {16, 32}), (std::vector<std::string>{"ok", "<overlong>", "after", "<overlong>"}));
+  EXPECT_EQ(block_lines(*stream, {16, 32}),
+            (std::vector<std::string>{"ok", "<overlong>", "after", "<overlong>"}));
 }
 
 TEST(LineBlockReader, SplitsLikeLineReaderAtEveryBufferSize) {
   std::mt19937 rng(7);
-  std::vector<std::string> texts = {"", "\n", "x", "ab\ncd", "ab\ncd\n", std::string(31, 'a') + "\n",
-                                    std::string(32, 'a') + "\n", std::string(33, 'a'),
+  std::vector<std::string> texts = {"",
+                                    "\n",
+                                    "x",
+                                    "ab\ncd",
+                                    "ab\ncd\n",
+                                    std::string(31, 'a') + "\n",
+                                    std::string(32, 'a') + "\n",
+                                    std::string(33, 'a'),
                                     std::string(32, 'a') + "\n" + std::string(31, 'b') + "\nc"};
   for (int i = 0; i < 20; ++i) texts.push_back(random_log(rng, 1 + rng() % 30));
   for (const std::string& text : texts) {

@@ -27,7 +27,9 @@ std::ostream& operator<<(std::ostream& os, const Recorded& r) {
 
 class RecordingSink : public FlappingSink {
  public:
-  void alert(const FlappingAlert& a) override { alerts.push_back({std::string(a.service), a.ts, 0, a.count, 0}); }
+  void alert(const FlappingAlert& a) override {
+    alerts.push_back({std::string(a.service), a.ts, 0, a.count, 0});
+  }
   void episode(const FlappingEpisode& e) override {
     episodes.push_back({std::string(e.service), e.start, e.end, e.restarts, e.peak});
   }
@@ -121,7 +123,14 @@ TEST(FlappingEpisode, GroupsConsecutiveAlerts) {
   // Alerts at 100 (3), 150 (3), 151 (3), 152 (4); 300 does not alert and ends the
   // episode, whose start is the earliest restart in the window of its first alert.
   auto sink = run(2, 100 * kSec, AlertMode::kEpisode,
-                  {{"a", 0}, {"a", 50}, {"a", 100}, {"a", 150}, {"a", 151}, {"a", 152}, {"a", 300}, {"a", 301},
+                  {{"a", 0},
+                   {"a", 50},
+                   {"a", 100},
+                   {"a", 150},
+                   {"a", 151},
+                   {"a", 152},
+                   {"a", 300},
+                   {"a", 301},
                    {"a", 302}});
   EXPECT_EQ(sink.episodes, (std::vector<Recorded>{episode("a", 0, 152, 6, 4), episode("a", 300, 302, 3, 3)}));
 }
@@ -190,8 +199,8 @@ TEST(DetectFlapping, EventRegexSearchesToEndOfLineInFields) {
   options.alerts = AlertMode::kEvery;
   options.max_restarts = 0;
   options.event_regex = "Scheduled restart";
-  auto result = detect_file("1 nginx nginx.service: Scheduled restart job, counter 3.\n2 nginx started\n", options,
-                            sink);
+  auto result = detect_file("1 nginx nginx.service: Scheduled restart job, counter 3.\n2 nginx started\n",
+                            options, sink);
   EXPECT_EQ(result.restarts, 1u);
 }
 
@@ -222,7 +231,8 @@ TEST(DetectFlapping, ReorderBeyondItsDurationIsStillLate) {
   FlappingOptions options;
   options.reorder = 5 * kSec;
   // 30 releases 10 and 20 (at least 5 s older); 12 then comes after 20.
-  auto result = detect_file("10 a restarted\n20 a restarted\n30 a restarted\n12 a restarted\n", options, sink);
+  auto result =
+      detect_file("10 a restarted\n20 a restarted\n30 a restarted\n12 a restarted\n", options, sink);
   EXPECT_EQ(result.late, 1u);
 }
 
@@ -244,13 +254,14 @@ TEST(DetectFlapping, ShortLineSplitAgreesWithTheGeneralParser) {
                                           : std::to_string(t);
       std::string sep = pick({" ", " ", "\t", "  ", " \r "});
       std::string line = ts + sep + pick({"a", "b", "svc-with-a-longer-name"});
-      if (random() % 15 != 0) line += sep + pick({"restarted", "restarted", "Restarted", "RESTARTED", "started",
-                                                 "restartedx"});
+      if (random() % 15 != 0)
+        line += sep + pick({"restarted", "restarted", "Restarted", "RESTARTED", "started", "restartedx"});
       if (random() % 3 == 0) line += " " + std::string(random() % 50, 'm');
       if (random() % 20 == 0) line = pick({"", " ", "\t"});
       std::string ending = random() % 10 == 0 ? "\r\n" : "\n";
       short_lines += line + ending;
-      long_lines += (line.find_first_not_of(" \t") == std::string::npos ? line : std::string(64, ' ') + line) + ending;
+      long_lines +=
+          (line.find_first_not_of(" \t") == std::string::npos ? line : std::string(64, ' ') + line) + ending;
     }
     for (AlertMode mode : {AlertMode::kEvery, AlertMode::kEpisode}) {
       FlappingOptions options;
@@ -289,9 +300,9 @@ TEST(DetectFlapping, ShortLinesSplitAtSpacesTabsAndCarriageReturns) {
   std::string filler63 = "1703000003 a restarted " + std::string(63 - 23, 'z');
   std::string filler64 = "1703000004 a restarted " + std::string(64 - 23, 'z');
   ASSERT_EQ(filler63.size(), 63u);
-  auto result = detect_file("1703000000\ta\trestarted\n1703000001 a\rrestarted\n1703000002 a\n" + filler63 +
-                                "\n" + filler64 + "\n",
-                            options, sink);
+  auto result = detect_file(
+      "1703000000\ta\trestarted\n1703000001 a\rrestarted\n1703000002 a\n" + filler63 + "\n" + filler64 + "\n",
+      options, sink);
   EXPECT_EQ(result.lines, 5u);
   EXPECT_EQ(result.malformed, 1u);
   EXPECT_TRUE(result.first_malformed.ends_with("events.log:3"));

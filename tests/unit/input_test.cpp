@@ -95,7 +95,8 @@ TEST(Input, ReadsGzipFromAPipe) {
 TEST(SplitAtLines, EveryLineLandsInExactlyOneRange) {
   TempDir dir;
   std::string data;
-  for (int i = 0; i < 1000; ++i) data += "line " + std::to_string(i) + std::string(static_cast<size_t>(i % 37), 'x') + "\n";
+  for (int i = 0; i < 1000; ++i)
+    data += "line " + std::to_string(i) + std::string(static_cast<size_t>(i % 37), 'x') + "\n";
   data += "no newline at end";
   write_file(dir.file("a"), data);
   Input input = Input::open(dir.file("a"));

@@ -91,7 +91,8 @@ TEST(JsonParser, KeysThatArePrefixesOfEachOtherAreToldApart) {
 TEST(JsonParser, DecodesEveryEscapeOfAUsedValue) {
   auto parser = json_parser();
   EXPECT_EQ(service_of(*parser, R"({"service":"q\" b\\ s\/ \b\f\n\r\t end"})"), "q\" b\\ s/ \b\f\n\r\t end");
-  EXPECT_EQ(service_of(*parser, R"({"service":"\u0041\u00e9\u20AC\uffff"})"), "A\xc3\xa9\xe2\x82\xac\xef\xbf\xbf");
+  EXPECT_EQ(service_of(*parser, R"({"service":"\u0041\u00e9\u20AC\uffff"})"),
+            "A\xc3\xa9\xe2\x82\xac\xef\xbf\xbf");
   EXPECT_EQ(service_of(*parser, R"({"service":"\ud83d\ude00 \uD800\uDC00 \udbff\udfff"})"),
             "\xf0\x9f\x98\x80 \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf");
   EXPECT_EQ(service_of(*parser, R"({"service":"a\u0000b"})"), std::string("a\0b", 3));
@@ -99,7 +100,9 @@ TEST(JsonParser, DecodesEveryEscapeOfAUsedValue) {
   for (size_t at : {0, 14, 15, 16, 17, 31, 38}) {
     std::string before(at, 'x');
     std::string after(38 - at, 'y');
-    EXPECT_EQ(service_of(*parser, R"({"service":")" + before + "\\n" + after + R"("})"), before + "\n" + after) << at;
+    EXPECT_EQ(service_of(*parser, R"({"service":")" + before + "\\n" + after + R"("})"),
+              before + "\n" + after)
+        << at;
   }
   // Without escapes the value is a view into the line.
   std::string line = R"({"service":"plain"})";
@@ -116,8 +119,9 @@ TEST(JsonParser, EscapedKeysMatchTheirDecodedName) {
 
 TEST(JsonParser, LoneSurrogatesAreMalformedWantedOrNot) {
   auto parser = json_parser();
-  for (const char* value : {R"(\ud800)", R"(\udbff)", R"(\udc00)", R"(\udfff)", R"(\ud800\u0041)",
-                            R"(\ud800x)", R"(\ud800\n)", R"(\udbff\udbff)", R"(\ude00\ud83d)", R"(a\ud800)"}) {
+  for (const char* value :
+       {R"(\ud800)", R"(\udbff)", R"(\udc00)", R"(\udfff)", R"(\ud800\u0041)", R"(\ud800x)", R"(\ud800\n)",
+        R"(\udbff\udbff)", R"(\ude00\ud83d)", R"(a\ud800)"}) {
     EXPECT_EQ(service_of(*parser, std::string(R"({"service":")") + value + R"("})"), "MALFORMED") << value;
     EXPECT_EQ(service_of(*parser, std::string(R"({"unused":")") + value + R"("})"), "MALFORMED") << value;
   }
@@ -125,8 +129,8 @@ TEST(JsonParser, LoneSurrogatesAreMalformedWantedOrNot) {
 
 TEST(JsonParser, BadEscapesAreMalformed) {
   auto parser = json_parser();
-  for (const char* value : {R"(\x41)", R"(\')", R"(\a)", R"(\U0041)", R"(\u12)", R"(\u12g4)", R"(\u-123)",
-                            R"(\u 123)", R"(\)"}) {
+  for (const char* value :
+       {R"(\x41)", R"(\')", R"(\a)", R"(\U0041)", R"(\u12)", R"(\u12g4)", R"(\u-123)", R"(\u 123)", R"(\)"}) {
     EXPECT_EQ(service_of(*parser, std::string(R"({"service":")") + value + R"("})"), "MALFORMED") << value;
     EXPECT_EQ(service_of(*parser, std::string(R"({"x":[")") + value + R"("]})"), "MALFORMED") << value;
   }
@@ -150,8 +154,9 @@ TEST(JsonParser, InvalidUtf8IsMalformedValidIsKept) {
   auto parser = json_parser();
   EXPECT_EQ(service_of(*parser, "{\"service\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}"),
             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-  for (const char* bad : {"\xff", "\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf0\x80\x80\xaf",
-                          "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82", "\xc3", "\xc3("}) {
+  for (const char* bad :
+       {"\xff", "\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf0\x80\x80\xaf",
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xe2\x82", "\xc3", "\xc3("}) {
     EXPECT_EQ(service_of(*parser, std::string("{\"service\":\"") + bad + "\"}"), "MALFORMED");
     EXPECT_EQ(service_of(*parser, std::string("{\"unused\":\"") + bad + "\"}"), "MALFORMED");
     EXPECT_EQ(service_of(*parser, std::string("{\"service\":\"x\"}") + bad), "MALFORMED");
@@ -177,8 +182,9 @@ TEST(JsonParser, EveryNumberFormKeepsItsText) {
 
 TEST(JsonParser, BadNumbersAreMalformedWantedOrNot) {
   auto parser = json_parser();
-  for (const char* number : {"01", "-01", "00", "1.", ".5", "-", "+1", "1e", "1e+", "1E-", "0x10", "NaN",
-                             "Infinity", "-Infinity", "1.5.5", "--1", "1ee5", "1e5.0", "1_000", "1,5,", "- 1"}) {
+  for (const char* number :
+       {"01",  "-01",      "00",        "1.",    ".5",  "-",    "+1",    "1e",    "1e+",  "1E-", "0x10",
+        "NaN", "Infinity", "-Infinity", "1.5.5", "--1", "1ee5", "1e5.0", "1_000", "1,5,", "- 1"}) {
     EXPECT_EQ(status_of(*parser, std::string(R"({"status":)") + number + "}"), "MALFORMED") << number;
     EXPECT_EQ(status_of(*parser, std::string(R"({"unused":)") + number + "}"), "MALFORMED") << number;
     EXPECT_EQ(status_of(*parser, std::string(R"({"x":[)") + number + "]}"), "MALFORMED") << number;
@@ -201,9 +207,10 @@ TEST(JsonParser, TrueFalseKeepTheirTextNullLeavesTheFieldEmpty) {
 TEST(JsonParser, WhitespaceIsAllowedBetweenAllTokens) {
   auto parser = json_parser();
   Record r;
-  ASSERT_TRUE(parser->parse(" \t{ \n\"status\" \r: \t500 ,\n \"path\" : \"/a\" , \"x\" : [ 1 , { \"y\" : 2 } , [ ] ,"
-                            " { } ] , \"z\" : { } } \t\r",
-                            r));
+  ASSERT_TRUE(
+      parser->parse(" \t{ \n\"status\" \r: \t500 ,\n \"path\" : \"/a\" , \"x\" : [ 1 , { \"y\" : 2 } , [ ] ,"
+                    " { } ] , \"z\" : { } } \t\r",
+                    r));
   EXPECT_EQ(r[FieldId::kStatus], "500");
   EXPECT_EQ(r[FieldId::kPath], "/a");
   ASSERT_TRUE(parser->parse("{}", r));
@@ -215,8 +222,8 @@ TEST(JsonParser, WhitespaceIsAllowedBetweenAllTokens) {
 TEST(JsonParser, BracesAndQuotesInsideStringsAreText) {
   auto parser = json_parser();
   Record r;
-  ASSERT_TRUE(parser->parse(R"({"x":"}","y":"{","z":["]","}",{"k":"[{\"}"}],"path":"/a{b}[c]\"d\"","status":500})",
-                            r));
+  ASSERT_TRUE(parser->parse(
+      R"({"x":"}","y":"{","z":["]","}",{"k":"[{\"}"}],"path":"/a{b}[c]\"d\"","status":500})", r));
   EXPECT_EQ(r[FieldId::kPath], "/a{b}[c]\"d\"");
   EXPECT_EQ(r[FieldId::kStatus], "500");
   EXPECT_EQ(status_of(*parser, R"({"x":"\\","status":501})"), "501");  // an escaped backslash ends no string
@@ -227,7 +234,7 @@ TEST(JsonParser, DuplicateKeysFirstOneWins) {
   auto parser = json_parser();
   EXPECT_EQ(status_of(*parser, R"({"status":500,"status":200})"), "500");
   EXPECT_EQ(status_of(*parser, R"({"status":500,"st\u0061tus":200})"), "500");
-  EXPECT_EQ(status_of(*parser, R"({"status":null,"status":200})"), "");  // null is a value too
+  EXPECT_EQ(status_of(*parser, R"({"status":null,"status":200})"), "");    // null is a value too
   EXPECT_EQ(status_of(*parser, R"({"status":[1],"status":200})"), "200");  // an array is none
   auto nested = json_parser(keys_with(FieldId::kStatus, "http.status"));
   EXPECT_EQ(status_of(*nested, R"({"http":{"status":502},"http":{"status":503}})"), "502");
@@ -236,12 +243,37 @@ TEST(JsonParser, DuplicateKeysFirstOneWins) {
 
 TEST(JsonParser, TruncatedOrUnbalancedLinesAreMalformed) {
   auto parser = json_parser();
-  for (const char* line : {"{", R"({"status")", R"({"status":)", R"({"status":5)", R"({"status":"5)",
-                           R"({"status":"5"})" "}", R"({"a":[1,2})", R"({"a":{"b":1]})", R"({"a":[1,2]]})",
-                           R"({"a":1,})", R"({,})", R"({"a" 1})", R"({"a":1 "b":2})", R"({'a':1})", R"({a:1})",
-                           R"({"a":[1,]})", R"({"a":[,1]})", R"({"a":{"b"}})", R"({"a":{"b":}})", R"({"a":{,}})",
-                           R"({"a":[)", R"({"a":{)", R"({"a":[1)", R"({"a":{"b":1)", R"({"a":1]})", "{]", "{1:2}",
-                           R"({"a"::1})", R"({"a":1,,"b":2})", "{\"a\":\"\\u00e"}) {
+  for (const char* line : {"{",
+                           R"({"status")",
+                           R"({"status":)",
+                           R"({"status":5)",
+                           R"({"status":"5)",
+                           R"({"status":"5"})"
+                           "}",
+                           R"({"a":[1,2})",
+                           R"({"a":{"b":1]})",
+                           R"({"a":[1,2]]})",
+                           R"({"a":1,})",
+                           R"({,})",
+                           R"({"a" 1})",
+                           R"({"a":1 "b":2})",
+                           R"({'a':1})",
+                           R"({a:1})",
+                           R"({"a":[1,]})",
+                           R"({"a":[,1]})",
+                           R"({"a":{"b"}})",
+                           R"({"a":{"b":}})",
+                           R"({"a":{,}})",
+                           R"({"a":[)",
+                           R"({"a":{)",
+                           R"({"a":[1)",
+                           R"({"a":{"b":1)",
+                           R"({"a":1]})",
+                           "{]",
+                           "{1:2}",
+                           R"({"a"::1})",
+                           R"({"a":1,,"b":2})",
+                           "{\"a\":\"\\u00e"}) {
     EXPECT_EQ(status_of(*parser, line), "MALFORMED") << line;
   }
 }

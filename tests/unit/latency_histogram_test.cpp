@@ -87,7 +87,8 @@ TEST(ParseLatency, AcceptsUnitsAndDefault) {
 }
 
 TEST(ParseLatency, AbsentOrInvalidIsNullopt) {
-  for (const char* text : {"", "-", "fast", "10m", "1h", "-5"}) EXPECT_FALSE(parse_latency(text, 1000)) << text;
+  for (const char* text : {"", "-", "fast", "10m", "1h", "-5"})
+    EXPECT_FALSE(parse_latency(text, 1000)) << text;
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <random>
 
 #include "opsktl/read_progress.hpp"
-
 #include "test_helpers.hpp"
 
 namespace opsktl {
@@ -21,13 +20,9 @@ void expect_lines_for_all_buffers(const std::string& data, const Lines& expected
   }
 }
 
-TEST(LineReader, SplitsLinesAtNewlines) {
-  expect_lines_for_all_buffers("a\nbb\nccc\n", {"a", "bb", "ccc"});
-}
+TEST(LineReader, SplitsLinesAtNewlines) { expect_lines_for_all_buffers("a\nbb\nccc\n", {"a", "bb", "ccc"}); }
 
-TEST(LineReader, YieldsLastLineWithoutNewline) {
-  expect_lines_for_all_buffers("a\nlast", {"a", "last"});
-}
+TEST(LineReader, YieldsLastLineWithoutNewline) { expect_lines_for_all_buffers("a\nlast", {"a", "last"}); }
 
 TEST(LineReader, KeepsCarriageReturnForTheCaller) {
   expect_lines_for_all_buffers("a\r\nb\r\n", {"a\r", "b\r"});

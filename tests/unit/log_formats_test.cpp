@@ -124,24 +124,24 @@ TEST(CombinedParser, GarbageRequestsAreMalformed) {
   auto parser = parser_for(LogFormat::kCombined);
   Record r;
   const std::string pre = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] ")";
-  for (const std::string request :
-       {"-", R"(\x16\x03\x01\x00\xa5\x01)", "GET", "GET /a HTTP/1.1 extra", "get /a HTTP/1.1",
-        "GET nothing HTTP/1.1", "", "GET /a FTP/1.0"}) {
+  for (const std::string request : {"-", R"(\x16\x03\x01\x00\xa5\x01)", "GET", "GET /a HTTP/1.1 extra",
+                                    "get /a HTTP/1.1", "GET nothing HTTP/1.1", "", "GET /a FTP/1.0"}) {
     EXPECT_FALSE(parser->parse(pre + request + "\" 400 0 \"-\" \"-\"", r)) << request;
   }
-  EXPECT_TRUE(parser->parse(pre + "GET /a\" 200 1", r));  // HTTP/0.9
+  EXPECT_TRUE(parser->parse(pre + "GET /a\" 200 1", r));          // HTTP/0.9
   EXPECT_FALSE(parser->parse(pre + "GET /a HTTP/1.1\" 200", r));  // no bytes field: cut off
 }
 
 TEST(CombinedParser, TruncatedLinesAreMalformed) {
   auto parser = parser_for(LogFormat::kCombined);
   Record r;
-  for (const char* line : {"", "1.2.3.4 - -", "1.2.3.4 - - [19/Dec/2025:10:01:02 +0000",
-                           R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1)",
-                           R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1")",
-                           R"(1.2.3.4 [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)",
-                           R"(a b c d e [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)",
-                           R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1 "unterminated)"}) {
+  for (const char* line :
+       {"", "1.2.3.4 - -", "1.2.3.4 - - [19/Dec/2025:10:01:02 +0000",
+        R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1)",
+        R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1")",
+        R"(1.2.3.4 [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)",
+        R"(a b c d e [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)",
+        R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1 "unterminated)"}) {
     EXPECT_FALSE(parser->parse(line, r)) << line;
   }
 }
@@ -150,9 +150,13 @@ TEST(CombinedParser, ServiceFromFileName) {
   auto parser = parser_for(LogFormat::kCombined);
   Record r;
   const char* line = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1)";
-  for (auto [name, service] : std::vector<std::pair<std::string, std::string>>{
-           {"access.log", "access"}, {"/x/y/api.example.com.log.12.gz", "api.example.com"},
-           {"serviceA.log", "serviceA"}, {"plain", "plain"}, {"-", "-"}, {"a.1", "a"}}) {
+  for (auto [name, service] :
+       std::vector<std::pair<std::string, std::string>>{{"access.log", "access"},
+                                                        {"/x/y/api.example.com.log.12.gz", "api.example.com"},
+                                                        {"serviceA.log", "serviceA"},
+                                                        {"plain", "plain"},
+                                                        {"-", "-"},
+                                                        {"a.1", "a"}}) {
     parser->begin_input(name);
     ASSERT_TRUE(parser->parse(line, r));
     EXPECT_EQ(r[FieldId::kService], service) << name;
@@ -219,10 +223,10 @@ TEST(JsonParser, ReadsStringsNumbersAndNestedKeys) {
   keys[static_cast<size_t>(FieldId::kStatus)] = "http.response.status";
   auto parser = parser_for(LogFormat::kJson, keys);
   Record r;
-  ASSERT_TRUE(parser->parse(
-      R"({"@timestamp":"2025-12-19T10:01:02Z","service":"shop","path":"/a\/b\"c","status":200,)"
-      R"("http":{"response":{"status":503},"x":[1,{"y":2}]},"latency":17.5,"extra":null})",
-      r));
+  ASSERT_TRUE(
+      parser->parse(R"({"@timestamp":"2025-12-19T10:01:02Z","service":"shop","path":"/a\/b\"c","status":200,)"
+                    R"("http":{"response":{"status":503},"x":[1,{"y":2}]},"latency":17.5,"extra":null})",
+                    r));
   EXPECT_EQ(r[FieldId::kTs], "2025-12-19T10:01:02Z");
   EXPECT_EQ(r[FieldId::kService], "shop");
   EXPECT_EQ(r[FieldId::kPath], "/a/b\"c");
@@ -267,7 +271,8 @@ TEST(JsonParser, NotOneObjectIsMalformed) {
 // --- regex ---------------------------------------------------------------------------
 
 TEST(RegexParser, NamedGroupsBecomeFields) {
-  auto parser = regex_parser(R"(^(?P<ts>\S+) \[(?P<service>[^\]]+)\] (?P<method>[A-Z]+) (?P<path>\S+) -> (?P<status>\d{3})(?: in (?P<latency>\S+))?)");
+  auto parser = regex_parser(
+      R"(^(?P<ts>\S+) \[(?P<service>[^\]]+)\] (?P<method>[A-Z]+) (?P<path>\S+) -> (?P<status>\d{3})(?: in (?P<latency>\S+))?)");
   Record r;
   ASSERT_TRUE(parser->parse("2025-12-19T10:01:02Z [api] GET /a -> 502 in 30ms", r));
   EXPECT_EQ(r[FieldId::kService], "api");
@@ -322,7 +327,9 @@ TEST(SniffLogFormat, MixedAndUnknownInputIsUncertain) {
   EXPECT_EQ(mixed.reason,
             "mixed formats in the first 3 non-blank lines (logfmt 1, json 2); reading it as json: "
             "lines in other formats count as malformed");
-  FormatGuess unknown = sniff_log_format("\x7f" "ELF\x02\x01\n%%%\n");
+  FormatGuess unknown = sniff_log_format(
+      "\x7f"
+      "ELF\x02\x01\n%%%\n");
   EXPECT_EQ(unknown.format, LogFormat::kFields);
   EXPECT_FALSE(unknown.certain);
   FormatGuess empty = sniff_log_format("\n\n");

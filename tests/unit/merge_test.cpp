@@ -187,13 +187,14 @@ TEST_F(MergeTest, OverlongLinesPassThroughByteExact) {
   MergeOptions o = options(in);
   o.buffer_budget_bytes = 1;  // smallest read buffers: lines come in many pieces
   o.label = true;
-  EXPECT_EQ(merge(o), in[0] + "\t" + long_a + "\n" + in[0] + "\t" + long_orphan + "\n" + in[1] +
-                          "\t2 b\n" + in[0] + "\t3 c\n");
+  EXPECT_EQ(merge(o), in[0] + "\t" + long_a + "\n" + in[0] + "\t" + long_orphan + "\n" + in[1] + "\t2 b\n" +
+                          in[0] + "\t3 c\n");
 }
 
 TEST_F(MergeTest, LeadingOrphansBeyondOneMebibyteSpillAndComeBackExact) {
   std::string orphans;
-  for (int i = 0; orphans.size() < (size_t{3} << 20); ++i) orphans += "trace line " + std::to_string(i) + "\n";
+  for (int i = 0; orphans.size() < (size_t{3} << 20); ++i)
+    orphans += "trace line " + std::to_string(i) + "\n";
   auto in = files({"1 a\n", orphans + "2 b\n"});
   EXPECT_EQ(merge(options(in)), "1 a\n" + orphans + "2 b\n");
 }

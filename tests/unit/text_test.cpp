@@ -15,7 +15,9 @@ TEST(Utf8, ValidatesSequences) {
 }
 
 TEST(Utf8, EscapesOnlyInvalidBytes) {
-  EXPECT_EQ(escape_invalid_utf8("a\xFF" "b\xC3\xA9"), "a\\xFFb\xC3\xA9");
+  EXPECT_EQ(escape_invalid_utf8("a\xFF"
+                                "b\xC3\xA9"),
+            "a\\xFFb\xC3\xA9");
   EXPECT_EQ(escape_invalid_utf8("\xC3("), "\\xC3(");
 }
 

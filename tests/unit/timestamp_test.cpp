@@ -65,8 +65,8 @@ TEST(Timestamp, RejectsInvalidCalendarDates) {
 }
 
 TEST(Timestamp, RejectsGarbage) {
-  for (const char* text : {"", "x", "17030001x3", "12345678901234", "2025-12-19T10:01", "-",
-                           "2025/12/19", "Dex 19 10:01:02", "1703000000."}) {
+  for (const char* text : {"", "x", "17030001x3", "12345678901234", "2025-12-19T10:01", "-", "2025/12/19",
+                           "Dex 19 10:01:02", "1703000000."}) {
     EXPECT_FALSE(parse_timestamp(text, utc())) << text;
   }
 }

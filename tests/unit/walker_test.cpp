@@ -102,7 +102,8 @@ TEST(Walker, TotalIsOwnSizePlusEverythingBeneath) {
   write_file(dir.file("r/x"), std::string(100, 'x'));
   write_file(dir.file("r/sub/y"), std::string(7, 'y'));
   auto totals = walk_totals(dir.file("r"), options(1));
-  struct stat r{}, sub{};
+  struct stat r {
+  }, sub{};
   ASSERT_EQ(lstat(dir.file("r").c_str(), &r), 0);
   ASSERT_EQ(lstat(dir.file("r/sub").c_str(), &sub), 0);
   EXPECT_EQ(totals[dir.file("r/sub")], sub.st_size + 7);
@@ -185,7 +186,8 @@ TEST(Walker, MissingRootIsAProblem) {
   RecordingVisitor visitor;
   std::vector<std::string> roots = {dir.file("nope")};
   walker.walk(roots, visitor);
-  EXPECT_EQ(visitor.problems, std::vector<std::string>{dir.file("nope") + ": cannot access: No such file or directory"});
+  EXPECT_EQ(visitor.problems,
+            std::vector<std::string>{dir.file("nope") + ": cannot access: No such file or directory"});
   EXPECT_TRUE(walker.dirs().empty());
 }
 
