@@ -48,14 +48,7 @@ class LineReader {
   bool next(Line& line) {
     // The common case, inline: a whole line ends within the searched bytes.
     if (mask_ != 0 && !in_long_line_) {
-      size_t pos = mask_base_ + static_cast<size_t>(__builtin_ctzll(mask_));
-      mask_ &= mask_ - 1;
-      line.text = std::string_view(buffer_.data() + begin_, pos - begin_);
-      line.newline = true;
-      line.continues = false;
-      line.continuation = false;
-      ++line_number_;
-      begin_ = pos + 1;
+      take_masked_line(line);
       return true;
     }
     return next_slow(line);
@@ -65,6 +58,19 @@ class LineReader {
 
  private:
   bool next_slow(Line& line);
+  // Hands out the bytes up to the next newline marked in mask_ (the last piece of an
+  // overlong line when in_long_line_).
+  void take_masked_line(Line& line) {
+    size_t pos = mask_base_ + static_cast<size_t>(__builtin_ctzll(mask_));
+    mask_ &= mask_ - 1;
+    line.text = std::string_view(buffer_.data() + begin_, pos - begin_);
+    line.newline = true;
+    line.continues = false;
+    line.continuation = in_long_line_;
+    if (!in_long_line_) ++line_number_;
+    in_long_line_ = false;
+    begin_ = pos + 1;
+  }
   void fill();
   void report_progress(size_t bytes);  // adds to read_progress()
 

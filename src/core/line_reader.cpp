@@ -43,15 +43,7 @@ LineReader::LineReader(ByteStream& stream, LineReaderOptions options)
 bool LineReader::next_slow(Line& line) {
   for (;;) {
     if (mask_ != 0) {
-      size_t pos = mask_base_ + static_cast<size_t>(__builtin_ctzll(mask_));
-      mask_ &= mask_ - 1;
-      line.text = std::string_view(buffer_.data() + begin_, pos - begin_);
-      line.newline = true;
-      line.continues = false;
-      line.continuation = in_long_line_;
-      if (!in_long_line_) ++line_number_;
-      in_long_line_ = false;
-      begin_ = pos + 1;
+      take_masked_line(line);
       return true;
     }
     if (scan_ < end_) {

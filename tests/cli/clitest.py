@@ -106,6 +106,18 @@ class CliTestCase(unittest.TestCase):
         path.write_bytes(data)
         return str(path)
 
+    def help(self, *sub):
+        """`opsktl [SUB] --help`, which must succeed."""
+        r = self.run_opsktl(*sub, "--help")
+        self.assertEqual(r.code, 0)
+        return r.text
+
+    def subcommands(self):
+        """The subcommands `opsktl --help` lists (at least the five of the SPEC)."""
+        names = help_subcommands(self.help())
+        self.assertGreaterEqual(len(names), 5)
+        return names
+
     def run_opsktl(self, *args, stdin=None, timeout=120, cwd=None):
         if isinstance(stdin, str):
             stdin = stdin.encode()
@@ -148,32 +160,29 @@ def main():
     unittest.main(verbosity=2)
 
 
-def help_long_options(help_text):
-    """The long options listed in the Options: part of a CLI11 --help text, in order."""
-    options = []
-    in_options = False
+def help_section(help_text, title):
+    """The lines of one titled part ("Options:", "Subcommands:") of a CLI11 --help text."""
+    lines = []
+    inside = False
     for line in help_text.split("\n"):
         if line.endswith(":") and not line.startswith(" "):
-            in_options = line == "Options:"
+            inside = line == title
             continue
-        if in_options and line.startswith("  -"):
-            for name in line.split()[0].split(","):
-                if name.startswith("--"):
-                    options.append(name)
-    return options
+        if inside:
+            lines.append(line)
+    return lines
+
+
+def help_long_options(help_text):
+    """The long options listed in the Options: part of a CLI11 --help text, in order."""
+    return [name for line in help_section(help_text, "Options:") if line.startswith("  -")
+            for name in line.split()[0].split(",") if name.startswith("--")]
 
 
 def help_subcommands(help_text):
     """The subcommand names listed in the Subcommands: part of `opsktl --help`."""
-    names = []
-    in_section = False
-    for line in help_text.split("\n"):
-        if line.endswith(":") and not line.startswith(" "):
-            in_section = line == "Subcommands:"
-            continue
-        if in_section and line.startswith("  ") and line.strip():
-            names.append(line.split()[0])
-    return names
+    return [line.split()[0] for line in help_section(help_text, "Subcommands:")
+            if line.startswith("  ") and line.strip()]
 
 
 def help_choices(help_text):

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from clitest import CliTestCase, help_choices, help_long_options, help_subcommands, main
+from clitest import CliTestCase, help_choices, help_long_options, main
 
 COMPLETIONS = Path(__file__).resolve().parents[2] / "completions"
 BASH_SCRIPT = COMPLETIONS / "opsktl.bash"
@@ -30,16 +30,6 @@ def long_options_in(text):
 
 
 class CompletionTest(CliTestCase):
-    def help(self, *sub):
-        r = self.run_opsktl(*sub, "--help")
-        self.assertEqual(r.code, 0)
-        return r.text
-
-    def subcommands(self):
-        names = help_subcommands(self.help())
-        self.assertGreaterEqual(len(names), 5)
-        return names
-
     def complete(self, *words):
         """What the bash completion offers for `opsktl WORDS` (the last word being typed)."""
         proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", BASH_DRIVER, "driver",

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from clitest import (BIN, TESTDATA, CliTestCase, help_long_options, help_subcommands, main)
+from clitest import (BIN, TESTDATA, CliTestCase, help_long_options, main)
 
 MANPAGE = Path(__file__).resolve().parents[2] / "docs" / "opsktl.1"
 SHARED_SECTIONS = ("COMMON OPTIONS", "LOG INPUT OPTIONS")
@@ -54,16 +54,6 @@ class ManPageTest(CliTestCase):
     def setUpClass(cls):
         cls.source = MANPAGE.read_text(encoding="utf-8")
         cls.sections = deroff(cls.source)
-
-    def help(self, *sub):
-        r = self.run_opsktl(*sub, "--help")
-        self.assertEqual(r.code, 0)
-        return r.text
-
-    def subcommands(self):
-        names = help_subcommands(self.help())
-        self.assertGreaterEqual(len(names), 5)
-        return names
 
     def section(self, sub):
         return self.sections.get(sub.upper(), "")
