@@ -116,6 +116,10 @@ struct FlappingOptions {
   std::optional<Micros> until;
   TimeContext time_context;
   LineReaderOptions reader;
+  // Inputs in the fields format (ts, service and event at distinct positions, no
+  // --event-regex or --service) are scanned a buffer at a time rather than a line at a
+  // time (same results); false forces the per-line path, so that tests can compare.
+  bool block_scan = true;
   // Follow mode: keep reading appended data, surviving rotation, until *stop is true.
   bool follow = false;
   const std::atomic<bool>* stop = nullptr;

@@ -16,6 +16,12 @@
 // and releases those at least DUR older than the newest time seen, so a restart up to
 // DUR late still arrives in order; the heap holds O(restarts in DUR).
 //
+// Reading: an input in the fields format (the default) is scanned a buffer at a time
+// with scan_fields_lines (fields_scan.hpp), which finds lines and fields in one pass;
+// the event word is compared as two words, a ten-digit epoch is converted eight digits
+// at a time, and the service is found in a table keyed by its first 16 bytes
+// (ServiceIndex). Other formats, --event-regex and --follow read a line at a time.
+//
 // Episodes: consecutive alerting restarts of one service. The first alert's window
 // supplies start (its earliest restart) and every later alert in the run adds one
 // restart, so restarts = first count + alerts - 1.
@@ -28,14 +34,17 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 #include <queue>
 
 #include "opsktl/error.hpp"
+#include "opsktl/fields_scan.hpp"
 #include "opsktl/follow.hpp"
 #include "opsktl/input.hpp"
+#include "opsktl/read_progress.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -301,6 +310,135 @@ bool ten_digit_epoch(std::string_view field, Micros& out) {
 #endif
 }
 
+// The `size` <= 16 bytes at `data` as two little-endian words, zero past `size`.
+// `limit`: the bytes before it are readable from `data` (16 of them take the fast way).
+inline void load_short(const char* data, size_t size, const char* limit, uint64_t& lo, uint64_t& hi) {
+  if constexpr (std::endian::native == std::endian::little) {
+    if (limit - data >= 16) {
+      std::memcpy(&lo, data, 8);
+      std::memcpy(&hi, data + 8, 8);
+      if (size < 8) {
+        lo &= (uint64_t{1} << (8 * size)) - 1;
+        hi = 0;
+      } else if (size < 16) {
+        hi &= (uint64_t{1} << (8 * (size - 8))) - 1;
+      }
+      return;
+    }
+  }
+  unsigned char bytes[16] = {};
+  std::memcpy(bytes, data, size);
+  lo = hi = 0;
+  for (int i = 7; i >= 0; --i) {
+    lo = lo << 8 | bytes[i];
+    hi = hi << 8 | bytes[8 + i];
+  }
+}
+
+// Service names to small ids for the block scan. Nearly every name is at most 16 bytes:
+// such a name sits in its slot as two words, so a lookup is two loads, a multiply and
+// one compare of the slot, with no hashing of bytes and no pointer to follow (XXH3
+// through KeyTable, with its entry compare, took about a fifth of a line's time on the
+// generated events). Longer names go to a KeyTable.
+class ServiceIndex {
+ public:
+  ServiceIndex() { slots_.resize(size_t{1} << (64 - shift_)); }
+
+  // The id of `name`, or new_id(name) remembered on first sight. Bytes up to `limit`
+  // are readable from name.data().
+  template <typename NewId>
+  uint32_t find_or_add(std::string_view name, const char* limit, NewId&& new_id) {
+    if (name.size() > 16) [[unlikely]] {
+      uint32_t& id = long_.find_or_insert(name);
+      if (id == 0) id = new_id(name) + 1;
+      return id - 1;
+    }
+    uint64_t lo = 0, hi = 0;
+    load_short(name.data(), name.size(), limit, lo, hi);
+    const auto size = static_cast<uint32_t>(name.size());
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = slot_of(lo, hi, size);; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.lo == lo && slot.hi == hi && slot.size == size) return slot.id;
+      if (slot.size == kEmpty) return insert(i, lo, hi, size, new_id(name));
+    }
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    uint64_t lo = 0, hi = 0;
+    uint32_t size = kEmpty;
+    uint32_t id = 0;
+  };
+
+  // Fibonacci hashing: the top bits of a multiply, which every byte of the name reaches.
+  size_t slot_of(uint64_t lo, uint64_t hi, uint32_t size) const {
+    uint64_t h = (lo ^ std::rotl(hi, 29) ^ size) * 0x9E3779B97F4A7C15u;
+    return static_cast<size_t>(h >> shift_);
+  }
+
+  uint32_t insert(size_t i, uint64_t lo, uint64_t hi, uint32_t size, uint32_t id) {
+    if ((used_ + 1) * 2 > slots_.size()) {
+      std::vector<Slot> old = std::move(slots_);
+      --shift_;
+      slots_.assign(old.size() * 2, Slot{});
+      for (const Slot& slot : old) {
+        if (slot.size != kEmpty) place(slot);
+      }
+      place(Slot{lo, hi, size, id});
+    } else {
+      slots_[i] = Slot{lo, hi, size, id};
+    }
+    ++used_;
+    return id;
+  }
+
+  void place(const Slot& slot) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = slot_of(slot.lo, slot.hi, slot.size);
+    while (slots_[i].size != kEmpty) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
+
+  int shift_ = 64 - 6;
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+  KeyTable<uint32_t> long_;  // id + 1
+};
+
+// The --event word, compared whole and case-insensitively (ASCII). A word of at most 16
+// bytes is compared as two words: OR-ing 0x20 into the bytes where the word has a letter
+// folds exactly 'A'-'Z' onto 'a'-'z' there, and the other bytes must be equal.
+class EventWord {
+ public:
+  explicit EventWord(const std::string& lower) : word_(lower) {
+    if (word_.size() <= 16) {
+      std::string letters;
+      for (char c : word_) letters += c >= 'a' && c <= 'z' ? ' ' : '\0';
+      load_short(word_.data(), word_.size(), word_.data(), lo_, hi_);
+      load_short(letters.data(), letters.size(), letters.data(), fold_lo_, fold_hi_);
+    }
+  }
+
+  bool matches(std::string_view field, const char* limit) const {
+    if (field.size() != word_.size()) return false;
+    if (word_.size() <= 16) {
+      uint64_t lo = 0, hi = 0;
+      load_short(field.data(), field.size(), limit, lo, hi);
+      return ((lo | fold_lo_) == lo_) & ((hi | fold_hi_) == hi_);
+    }
+    for (size_t i = 0; i < field.size(); ++i) {
+      if (ascii_lower(field[i]) != word_[i]) return false;
+    }
+    return true;
+  }
+
+ private:
+  std::string word_;
+  uint64_t lo_ = 0, hi_ = 0, fold_lo_ = 0, fold_hi_ = 0;
+};
+
 std::unique_ptr<RE2> compile(const std::string& pattern) {
   RE2::Options options;
   options.set_log_errors(false);
@@ -313,8 +451,10 @@ class Detection {
       : options_(options),
         sink_(sink),
         detector_(options.max_restarts, options.window, options.alerts, !options.follow, sink),
-        parsers_(options.inputs.size()) {
-    for (char c : options.event) event_ += ascii_lower(c);
+        parsers_(options.inputs.size()),
+        event_(lowered(options.event)),
+        event_word_(event_),
+        layout_(options.log_format.positions) {
     if (!options.event_regex.empty()) {
       regex_ = compile(options.event_regex);
       if (!regex_->ok()) throw Error("--event-regex: " + regex_->error());
@@ -332,6 +472,10 @@ class Detection {
     bool usable = !regex_ && configured == 3 && distinct && short_positions_[0] > 0 &&
                   short_positions_[1] > 0 && short_positions_[2] > 0 && last <= 16;
     short_last_ = usable ? last : 0;
+    ts_slot_ = layout_.slot[static_cast<size_t>(FieldId::kTs)];
+    service_slot_ = layout_.slot[static_cast<size_t>(FieldId::kService)];
+    event_slot_ = layout_.slot[static_cast<size_t>(FieldId::kEvent)];
+    block_usable_ = options.block_scan && !regex_ && ts_slot_ >= 0 && service_slot_ >= 0 && event_slot_ >= 0;
   }
 
   FlappingResult run() {
@@ -394,15 +538,114 @@ class Detection {
       ++result_.filtered_out;
       return;
     }
-    uint32_t id = detector_.intern(service);
+    restart(detector_.intern(service), *ts, input, number);
+  }
+
+  // A restart within --since/--until, in input order.
+  void restart(uint32_t id, Micros ts, uint32_t input, uint64_t number) {
+    newest_ = std::max(newest_, ts);
     if (options_.reorder > 0) {
-      held_.push(Held{*ts, seq_++, id, input, number});
-      newest_ = std::max(newest_, *ts);
+      held_.push(Held{ts, seq_++, id, input, number});
       release(newest_ - options_.reorder);
     } else {
-      newest_ = std::max(newest_, *ts);
-      count(id, *ts, input, number);
+      count(id, ts, input, number);
     }
+  }
+
+  static std::string lowered(const std::string& word) {
+    std::string out;
+    for (char c : word) out += ascii_lower(c);
+    return out;
+  }
+
+  struct ScanCounts {
+    uint64_t lines = 0;
+    uint64_t filtered_out = 0;
+  };
+
+  // Reads `stream` a buffer of whole lines at a time (the fields format, block_usable_)
+  // and calls on_restart(service, ts, line, limit) for each restart within
+  // --since/--until and on_malformed(line) for each malformed line, with 1-based line
+  // numbers counted on from counts.lines; bytes up to `limit` are readable from the
+  // service's data. Judges every line as line() does. Safe to call from several threads.
+  template <typename OnRestart, typename OnMalformed>
+  void scan_restarts(ByteStream& stream, ScanCounts& counts, OnRestart&& on_restart,
+                     OnMalformed&& on_malformed) const {
+    LineBlockReader reader(stream, options_.reader);
+    LineBlock block;
+    const int last = layout_.last;
+    const bool bounded = options_.since.has_value() || options_.until.has_value();
+    const Micros since = options_.since.value_or(std::numeric_limits<Micros>::min());
+    const Micros until = options_.until.value_or(std::numeric_limits<Micros>::max());
+    uint64_t lines = counts.lines;
+    uint64_t filtered_out = 0;
+    uint64_t lines_reported = lines;
+    const char* limit = nullptr;
+    const auto ts_slot = static_cast<size_t>(ts_slot_);
+    const auto service_slot = static_cast<size_t>(service_slot_);
+    const auto event_slot = static_cast<size_t>(event_slot_);
+    auto field = [](const FieldsLine& line, size_t i) {
+      return std::string_view(line.before[i] + 1, static_cast<size_t>(line.ends[i] - line.before[i] - 1));
+    };
+    auto on_line = [&](const FieldsLine& line) __attribute__((always_inline)) {
+      ++lines;
+      if (line.fields < last) {
+        if (line.fields != 0) on_malformed(lines);  // else blank
+        return;
+      }
+      if (!event_word_.matches(field(line, event_slot), limit)) return;
+      std::string_view ts_text = field(line, ts_slot);
+      Micros ts = 0;
+      if (!ten_digit_epoch(ts_text, ts)) {
+        std::optional<Micros> parsed = parse_timestamp(ts_text, options_.time_context);
+        if (!parsed) return on_malformed(lines);
+        ts = *parsed;
+      }
+      if (bounded && (ts < since || ts > until)) {
+        ++filtered_out;
+        return;
+      }
+      on_restart(field(line, service_slot), ts, lines, limit);
+    };
+    try {
+      while (reader.next(block)) {
+        if (block.overlong) {
+          ++lines;
+          on_malformed(lines);
+          continue;
+        }
+        limit = block.text.data() + block.text.size();
+        scan_fields_lines(block.text, layout_, on_line);
+        read_progress().lines.fetch_add(lines - lines_reported, std::memory_order_relaxed);
+        lines_reported = lines;
+      }
+    } catch (...) {
+      counts.lines = lines;
+      counts.filtered_out += filtered_out;
+      throw;
+    }
+    counts.lines = lines;
+    counts.filtered_out += filtered_out;
+  }
+
+  // One input on this thread, through scan_restarts.
+  void read_blocks(ByteStream& stream, uint32_t input) {
+    ScanCounts counts;
+    auto on_restart = [&](std::string_view service, Micros ts, uint64_t number, const char* limit) {
+      uint32_t id = services_.find_or_add(service, limit,
+                                          [&](std::string_view name) { return detector_.intern(name); });
+      restart(id, ts, input, number);
+    };
+    auto on_malformed = [&](uint64_t number) { malformed(input, number); };
+    try {
+      scan_restarts(stream, counts, on_restart, on_malformed);
+    } catch (...) {
+      result_.lines += counts.lines;
+      result_.filtered_out += counts.filtered_out;
+      throw;
+    }
+    result_.lines += counts.lines;
+    result_.filtered_out += counts.filtered_out;
   }
 
   bool is_restart(std::string_view event, std::string_view text, bool event_to_end) const {
@@ -465,6 +708,7 @@ class Detection {
     // In positional fields a message is the rest of the line from the event field.
     in.event_to_end = guess.format == LogFormat::kFields;
     in.short_fields = guess.format == LogFormat::kFields && short_last_ > 0 && config.service.empty();
+    in.block_fields = guess.format == LogFormat::kFields && block_usable_ && config.service.empty();
     for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
       if (!in.parser->provides(id)) {
         std::string field(field_name(id));
@@ -494,6 +738,7 @@ class Detection {
     }
     try {
       if (!choose_parser(input, resolve_log_format(options_.log_format, *opened))) return;
+      if (parsers_[input].block_fields) return read_blocks(opened->stream(), input);
       LineReader reader(opened->stream(), options_.reader);
       Line piece;
       while (reader.next(piece)) {
@@ -583,10 +828,18 @@ class Detection {
     bool event_to_end = false;             // --event-regex sees the rest of the line
     bool refused = false;                  // the format lacks a needed field
     bool short_fields = false;             // short lines may go through ShortLineFields
+    bool block_fields = false;             // read with scan_restarts
   };
   std::vector<InputParser> parsers_;
   std::unique_ptr<RE2> regex_;
-  std::string event_;
+  std::string event_;  // lower case
+  EventWord event_word_;
+  // The block scan: where ts, service and event sit (-1: not in the layout, then
+  // block_usable_ is false).
+  FieldsLayout layout_;
+  int ts_slot_ = -1, service_slot_ = -1, event_slot_ = -1;
+  bool block_usable_ = false;
+  ServiceIndex services_;  // name -> detector id, for the block scan
   // Positions of ts, service and event for ShortLineFields; short_last_ is 0 when the
   // general parser must decide (--event-regex, other fields configured, equal or large
   // positions).

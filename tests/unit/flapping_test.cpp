@@ -310,6 +310,110 @@ TEST(DetectFlapping, ShortLinesSplitAtSpacesTabsAndCarriageReturns) {
   EXPECT_EQ(sink.alerts, (std::vector<Recorded>{{"a", 1703000003, 0, 3, 0}, {"a", 1703000004, 0, 4, 0}}));
 }
 
+// Everything a run reports, with input paths cut to their base names.
+struct RunReport {
+  std::vector<Recorded> alerts, episodes;
+  std::vector<std::string> lates;
+  uint64_t lines = 0, malformed = 0, late = 0, filtered_out = 0, restarts = 0, services = 0, alerts_count = 0,
+           episodes_count = 0;
+  std::string first_malformed, first_late, error;
+  bool operator==(const RunReport&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const RunReport& r) {
+  return os << "{alerts " << r.alerts.size() << " episodes " << r.episodes.size() << " lines " << r.lines
+            << " malformed " << r.malformed << " first " << r.first_malformed << " late " << r.late
+            << " first " << r.first_late << " filtered " << r.filtered_out << " restarts " << r.restarts
+            << " services " << r.services << " error '" << r.error << "'}";
+}
+
+RunReport report_of(const std::string& path, const FlappingOptions& options) {
+  auto base = [](std::string where) { return where.substr(where.rfind('/') + 1); };
+  RunReport report;
+  RecordingSink sink;
+  FlappingOptions run_options = options;
+  run_options.inputs = {path};
+  try {
+    FlappingResult r = detect_flapping(run_options, sink);
+    report.lines = r.lines;
+    report.malformed = r.malformed;
+    report.late = r.late;
+    report.filtered_out = r.filtered_out;
+    report.restarts = r.restarts;
+    report.services = r.services;
+    report.alerts_count = r.alerts;
+    report.episodes_count = r.episodes;
+    report.first_malformed = base(r.first_malformed);
+    report.first_late = base(r.first_late);
+  } catch (const Error& e) {
+    report.error = base(e.what());
+  }
+  report.alerts = sink.alerts;
+  report.episodes = sink.episodes;
+  for (const std::string& where : sink.lates) report.lates.push_back(base(where));
+  return report;
+}
+
+// A random event stream: names of 1 to 22 bytes (the 8- and 16-byte edges of the
+// two-word compare included), events in any case and near misses, malformed lines,
+// blank lines, CRLF, tabs, some late restarts, non-epoch timestamps, a last line
+// without a newline.
+std::string random_events(std::mt19937& random, int lines) {
+  auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+  std::string out;
+  int64_t t = 1703000000;
+  for (int i = 0; i < lines; ++i) {
+    t += static_cast<int64_t>(random() % 4) - (random() % 10 == 0 ? 5 : 0);
+    std::string ts = random() % 15 == 0 ? pick({"999999999", "17030001x3", "2023-12-19T15:33:20Z",
+                                                "1703000000.5", "+1703000000", "17030000000"})
+                                        : std::to_string(t);
+    std::string sep = pick({" ", " ", " ", "\t", "  ", " \r "});
+    std::string line = ts + sep +
+                       pick({"a", "b", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop",
+                             "abcdefghijklmnoq", "abcdefghijklmnopq", "svc-with-a-longer-name", "Abcdefgh"});
+    if (random() % 15 != 0)
+      line += sep +
+              pick({"restarted", "restarted", "restarted", "Restarted", "RESTARTED", "started", "restartedx",
+                    "restarte", "rEsTaRtEd", "restartex", "restarteD", "Xestarted", "restarted\x01"});
+    if (random() % 4 == 0) line += " " + std::string(random() % 70, 'm');
+    if (random() % 25 == 0) line = pick({"", " ", "\t", "\r", ts, " " + ts + " "});
+    out += line + (random() % 10 == 0 ? "\r\n" : "\n");
+  }
+  if (random() % 2 == 0 && !out.empty()) out.pop_back();
+  return out;
+}
+
+// The buffer-at-a-time scan, with small reader buffers too (lines and names cut at
+// buffer ends), must report exactly what the per-line path reports:
+// rows, late reports, counts, the first malformed and late line, and the --strict error.
+TEST(DetectFlapping, BlockScanAgreesWithThePerLinePath) {
+  std::mt19937 random(11);
+  test::TempDir dir;
+  std::string path = dir.file("events.log");
+  for (int round = 0; round < 60; ++round) {
+    test::write_file(path, random_events(random, 300));
+    FlappingOptions options;
+    options.log_format.format = LogFormat::kFields;
+    options.log_format.positions = {1, 2, 0, 0, 0, 3, 0, 0};
+    options.alerts = round % 2 == 0 ? AlertMode::kEvery : AlertMode::kEpisode;
+    options.max_restarts = static_cast<uint64_t>(round % 3);
+    options.window = static_cast<Micros>(2 + round % 5) * kSec;
+    if (round % 4 == 1) options.reorder = 2 * kSec;
+    if (round % 7 == 3) options.since = Micros{1703000100} * kSec;
+    if (round % 7 == 4) options.until = Micros{1703000200} * kSec;
+    if (round % 10 == 9) options.strict = true;
+    if (round % 11 == 5) options.event = "Restarted";
+    options.block_scan = false;
+    RunReport expected = report_of(path, options);
+    EXPECT_GT(expected.restarts + (expected.error.empty() ? 0 : 1), 0u) << "round " << round;
+    options.block_scan = true;
+    EXPECT_EQ(report_of(path, options), expected) << "round " << round << " block scan";
+    options.reader.buffer_bytes = 1 + random() % 100;
+    EXPECT_EQ(report_of(path, options), expected)
+        << "round " << round << " buffer " << options.reader.buffer_bytes;
+  }
+}
+
 TEST(DetectFlapping, MalformedLinesAreCounted) {
   RecordingSink sink;
   FlappingOptions options;
