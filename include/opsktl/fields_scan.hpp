@@ -21,6 +21,7 @@
 #include "opsktl/input.hpp"
 #include "opsktl/line_reader.hpp"
 #include "opsktl/record.hpp"
+#include "opsktl/text.hpp"
 
 namespace opsktl {
 
@@ -144,8 +145,10 @@ void scan_fields_lines(std::string_view text, const FieldsLayout& layout, OnLine
 // One piece of input from LineBlockReader.
 struct LineBlock {
   // Whole lines, each ending in '\n' (the input's last line gets one when it had none).
-  // Valid until the next call to next().
+  // Valid until the next call to next(). At least kPadding readable bytes follow it, so
+  // that a short key inside a line can be loaded whole (ShortKey::load_padded).
   std::string_view text;
+  static constexpr size_t kPadding = 64;
   // Instead of text: one line of max_line_bytes or more, which was skipped unread.
   bool overlong = false;
 };
@@ -167,7 +170,7 @@ class LineBlockReader {
   ByteStream& stream_;
   size_t max_line_;
   size_t capacity_;           // bytes of data the buffer holds at most
-  std::vector<char> buffer_;  // capacity_ + 1: room for a missing last newline
+  std::vector<char> buffer_;  // capacity_ + 1 + LineBlock::kPadding: the 1 for a missing last newline
   size_t begin_ = 0;          // first byte not yet handed out
   size_t end_ = 0;            // end of valid data
   bool eof_ = false;

@@ -3,12 +3,15 @@
 //
 // Keys are copied once, on first insertion, into an arena of large blocks, and looked up
 // by string_view: no std::string per line. Open addressing with linear probing over a
-// power-of-two array of slots, hashed with XXH3. A slot holds the entry's index and the
-// upper half of its hash, so a probe that meets another key rarely reads that entry.
+// power-of-two array of slots, hashed with hash_bytes. A slot holds the entry's index and
+// the upper half of its hash, so a probe that meets another key rarely reads that entry.
+// A stored key is followed by zeros up to kShortKeyBytes, so that find_or_insert_padded
+// compares a short key with three 16-byte comparisons.
 // std::unordered_map was rejected: a node allocation per key and a pointer chase per
 // probe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -52,6 +55,25 @@ class KeyTable {
     }
   }
 
+  // The same for a key with kShortKeyBytes readable bytes at key.data() (a span of a
+  // padded buffer): hashed and compared without branching on its length.
+  __attribute__((always_inline)) Value& find_or_insert_padded(std::string_view key) {
+    if (key.size() > kShortKeyBytes) [[unlikely]]
+      return find_or_insert(key);
+    const ShortKey padded = ShortKey::load_padded(key.data(), key.size());
+    const uint64_t hash = padded.hash(key.size());
+    const size_t mask = slots_.size() - 1;
+    const uint64_t tag = hash & kTagMask;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      const uint64_t slot = slots_[i];
+      if (slot == kEmpty) return insert(i, key, hash);
+      if ((slot & kTagMask) == tag) {
+        Entry& e = entries_[slot & ~kTagMask];
+        if (e.key.size() == key.size() && padded.same_as(e.key.data())) return e.value;
+      }
+    }
+  }
+
   size_t size() const { return entries_.size(); }
   std::vector<Entry>& entries() { return entries_; }
   const std::vector<Entry>& entries() const { return entries_; }
@@ -73,17 +95,19 @@ class KeyTable {
     return entries_.back().value;
   }
 
+  // A copy of `key` in the arena, followed by zeros up to kShortKeyBytes.
   std::string_view store(std::string_view key) {
-    if (key.size() > block_left_) {
-      size_t size = std::max(kBlockBytes, key.size());
-      blocks_.push_back(std::make_unique<char[]>(size));
+    const size_t room = std::max(key.size(), kShortKeyBytes);
+    if (room > block_left_) {
+      size_t size = std::max(kBlockBytes, room);
+      blocks_.push_back(std::make_unique<char[]>(size));  // zero-filled
       block_pos_ = blocks_.back().get();
       block_left_ = size;
     }
     if (!key.empty()) std::memcpy(block_pos_, key.data(), key.size());
     std::string_view stored(block_pos_, key.size());
-    block_pos_ += key.size();
-    block_left_ -= key.size();
+    block_pos_ += room;
+    block_left_ -= room;
     return stored;
   }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,12 @@ namespace opsktl {
 // in it. Only the span of buckets between the smallest and largest value is allocated
 // (at most 3,712 counters); the first four samples are kept exactly, which keeps the
 // many endpoints that see only a request or two at a few bytes each.
+//
+// A counter is 16 bits, and the multiples of 65,536 it carries go to a second array
+// that exists only once some bucket has overflowed. Every log line increments one
+// counter at a random place in one endpoint's histogram, and with 64-bit counters
+// those increments missed the CPU caches: with 16 bits, four times as many buckets of
+// all the endpoints fit in them.
 class LatencyHistogram {
  public:
   // Inline for the common case, a value inside the buckets already allocated: it runs
@@ -24,8 +31,9 @@ class LatencyHistogram {
     max_ = micros > max_ ? micros : max_;
     size_t offset = bucket_of(micros) - first_bucket_;  // wraps when below the span
     if (offset < counts_.size()) {
-      ++counts_[offset];
       ++count_;
+      if (++counts_[offset] == 0) [[unlikely]]
+        carry(offset);
       return;
     }
     add_slow(micros);
@@ -53,13 +61,18 @@ class LatencyHistogram {
   void add_slow(uint64_t micros);
   void add_to_bucket(size_t bucket, uint64_t times);
   void spill();
+  void carry(size_t offset);  // counts_[offset] wrapped around to 0
+  uint64_t bucket_count(size_t offset) const { return counts_[offset] + (high_.empty() ? 0 : high_[offset]); }
 
   uint64_t count_ = 0;
   uint64_t min_ = UINT64_MAX;
   uint64_t max_ = 0;
   std::array<uint64_t, kInline> samples_{};  // used while count_ <= kInline and counts_ is empty
   size_t first_bucket_ = 0;
-  std::vector<uint64_t> counts_;  // counts_[i] is bucket first_bucket_ + i
+  // Bucket first_bucket_ + i holds counts_[i] + high_[i]; high_ is empty until a
+  // counter overflows, and then as long as counts_.
+  std::vector<uint16_t> counts_;
+  std::vector<uint64_t> high_;
 };
 
 std::optional<uint64_t> parse_latency_with_unit(std::string_view text, int64_t default_unit_us);
@@ -76,6 +89,33 @@ inline std::optional<uint64_t> parse_latency(std::string_view text, int64_t defa
     if (i == text.size()) return v * static_cast<uint64_t>(default_unit_us);
   }
   return parse_latency_with_unit(text, default_unit_us);
+}
+
+// parse_latency for a value with 8 readable bytes at text.data() (a field of a padded
+// line buffer): a bare integer of up to 8 digits, the common case, is converted with
+// a few multiplications on one 64-bit word instead of a loop whose length varies from
+// line to line.
+inline std::optional<uint64_t> parse_latency_padded(std::string_view text, int64_t default_unit_us) {
+  const size_t n = text.size();
+  if (n - 1 < 8) {  // 1 to 8 bytes
+    uint64_t word;
+    std::memcpy(&word, text.data(), sizeof word);
+    const unsigned drop = 8 * static_cast<unsigned>(8 - n);
+    const uint64_t digits = word << drop;  // the first byte highest but n-1, zeros below
+    const uint64_t used = ~uint64_t{0} << drop;
+    constexpr uint64_t kHigh = 0xF0F0F0F0F0F0F0F0ull, kThrees = 0x3030303030303030ull;
+    if ((digits & kHigh) == (kThrees & used) && ((digits + 0x0606060606060606ull) & kHigh & used) == (kThrees & used)) {
+      // Eight digits (leading zeros in the dropped bytes) to a number: pairs, then
+      // fours, then the eight (each step a multiply-add on all lanes at once).
+      uint64_t v = digits & 0x0F0F0F0F0F0F0F0Full;
+      v = (v * 10) + (v >> 8);
+      v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+           (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+          32;
+      return v * static_cast<uint64_t>(default_unit_us);
+    }
+  }
+  return parse_latency(text, default_unit_us);
 }
 
 }  // namespace opsktl

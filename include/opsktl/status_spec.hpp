@@ -28,12 +28,11 @@ std::optional<StatusSet> parse_status_spec(std::string_view spec);
 // The status as a number when `text` is exactly three digits, else -1.
 inline int parse_status(std::string_view text) {
   if (text.size() != 3) return -1;
-  int v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  const unsigned d0 = static_cast<unsigned char>(text[0]) - unsigned{'0'};
+  const unsigned d1 = static_cast<unsigned char>(text[1]) - unsigned{'0'};
+  const unsigned d2 = static_cast<unsigned char>(text[2]) - unsigned{'0'};
+  if ((d0 > 9) | (d1 > 9) | (d2 > 9)) return -1;
+  return static_cast<int>(d0 * 100 + d1 * 10 + d2);
 }
 
 }  // namespace opsktl

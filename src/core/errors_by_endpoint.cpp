@@ -161,14 +161,13 @@ class Counter {
       }
       int status = parse_status(line.field(status_slot_));
       if (status < 0) return note_malformed();
-      std::string_view key = fields_key(line);
-      EndpointStats& stats = fast_table_.find_or_insert(key);
+      EndpointStats& stats = fast_stats(line);
       ++stats.requests;
       uint64_t error = options_.error_statuses.contains(status) ? 1 : 0;
       stats.errors += error;
       error_lines += error;
       if (fields_latency_) {
-        if (auto us = parse_latency(line.field(latency_slot_), options_.latency_unit_us))
+        if (auto us = parse_latency_padded(line.field(latency_slot_), options_.latency_unit_us))
           stats.latency.add(*us);
       }
     };
@@ -195,19 +194,25 @@ class Counter {
     worker.error_lines += error_lines;
   }
 
-  // The `--by` fields joined by single spaces: a span of the line when they are
-  // consecutive fields with single spaces between them, else built in key_.
-  std::string_view fields_key(const FieldsLine& line) {
+  // The stats of the line's endpoint, keyed by the `--by` fields joined by single
+  // spaces: a span of the line when they are consecutive fields with single spaces
+  // between them (looked up in place, the line buffer being padded), else built in key_.
+  EndpointStats& fast_stats(const FieldsLine& line) {
     const size_t n = key_slots_.size();
     if (key_in_place_) {
       bool single_spaces = true;
-      for (size_t i = 0; i + 1 < n; ++i) {
-        const char* end = line.ends[key_slots_[i]];
-        single_spaces &= (line.before[key_slots_[i + 1]] == end) & (*end == ' ');
+      if (n == 2) {  // the default, --by service,path
+        const char* end = line.ends[key_slots_[0]];
+        single_spaces = (line.before[key_slots_[1]] == end) & (*end == ' ');
+      } else {
+        for (size_t i = 0; i + 1 < n; ++i) {
+          const char* end = line.ends[key_slots_[i]];
+          single_spaces &= (line.before[key_slots_[i + 1]] == end) & (*end == ' ');
+        }
       }
       if (single_spaces) {
         const char* begin = line.before[key_slots_[0]] + 1;
-        return {begin, static_cast<size_t>(line.ends[key_slots_[n - 1]] - begin)};
+        return fast_table_.find_or_insert_padded({begin, static_cast<size_t>(line.ends[key_slots_[n - 1]] - begin)});
       }
     }
     key_.clear();
@@ -215,7 +220,7 @@ class Counter {
       if (i > 0) key_ += ' ';
       key_ += line.field(by_slots_[i]);
     }
-    return key_;
+    return fast_table_.find_or_insert(key_);
   }
 
   template <typename Malformed>

@@ -216,7 +216,7 @@ LineBlockReader::LineBlockReader(ByteStream& stream, LineReaderOptions options)
     : stream_(stream),
       max_line_(std::max<size_t>(options.max_line_bytes, 1)),
       capacity_(std::max<size_t>(std::min(options.buffer_bytes, max_line_), 1)) {
-  buffer_.resize(capacity_ + 1);
+  buffer_.resize(capacity_ + 1 + LineBlock::kPadding);
 }
 
 bool LineBlockReader::next(LineBlock& block) {
@@ -268,7 +268,7 @@ void LineBlockReader::fill() {
   }
   if (end_ == capacity_) {
     capacity_ = std::min(std::max(capacity_ * 2, size_t{64}), max_line_);
-    buffer_.resize(capacity_ + 1);
+    buffer_.resize(capacity_ + 1 + LineBlock::kPadding);
   }
   size_t n = stream_.read(buffer_.data() + end_, capacity_ - end_);
   if (n == 0) eof_ = true;

@@ -38,17 +38,29 @@ void LatencyHistogram::spill() {
   for (size_t i = 0; i < count_ && i < kInline; ++i) add_to_bucket(bucket_of(samples_[i]), 1);
 }
 
+void LatencyHistogram::carry(size_t offset) {
+  if (high_.empty()) high_.assign(counts_.size(), 0);
+  high_[offset] += uint64_t{1} << 16;
+}
+
 void LatencyHistogram::add_to_bucket(size_t b, uint64_t times) {
   if (counts_.empty()) {
     first_bucket_ = b;
     counts_.assign(1, 0);
   } else if (b < first_bucket_) {
     counts_.insert(counts_.begin(), first_bucket_ - b, 0);
+    if (!high_.empty()) high_.insert(high_.begin(), first_bucket_ - b, 0);
     first_bucket_ = b;
   } else if (b >= first_bucket_ + counts_.size()) {
     counts_.resize(b - first_bucket_ + 1, 0);
+    if (!high_.empty()) high_.resize(counts_.size(), 0);
   }
-  counts_[b - first_bucket_] += times;
+  const size_t offset = b - first_bucket_;
+  const uint64_t total = bucket_count(offset) + times;
+  counts_[offset] = static_cast<uint16_t>(total);
+  const uint64_t high = total - counts_[offset];
+  if (high != 0 && high_.empty()) high_.assign(counts_.size(), 0);
+  if (!high_.empty()) high_[offset] = high;
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {
@@ -59,7 +71,8 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   }
   if (counts_.empty()) spill();
   for (size_t i = 0; i < other.counts_.size(); ++i) {
-    if (other.counts_[i] != 0) add_to_bucket(other.first_bucket_ + i, other.counts_[i]);
+    uint64_t times = other.bucket_count(i);
+    if (times != 0) add_to_bucket(other.first_bucket_ + i, times);
   }
   count_ += other.count_;
   min_ = std::min(min_, other.min_);
@@ -83,7 +96,7 @@ double LatencyHistogram::quantile(double q) const {
   }
   uint64_t seen = 0;
   for (size_t i = 0; i < counts_.size(); ++i) {
-    seen += counts_[i];
+    seen += bucket_count(i);
     if (seen >= rank) {
       value = bucket_midpoint(first_bucket_ + i);
       break;

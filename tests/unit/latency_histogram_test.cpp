@@ -77,6 +77,45 @@ TEST(LatencyHistogram, MergeEqualsAddingEverything) {
   for (double q : {0.5, 0.99}) EXPECT_EQ(a.quantile(q), all.quantile(q));
 }
 
+// A bucket counter is 16 bits; counts past 65,535 carry into a second array. Values 1
+// and 1000 sit in different buckets, so the median moves from 1 to 1000 exactly when the
+// count of 1000s passes the count of 1s: off by a lost carry, it would not.
+TEST(LatencyHistogram, CountsPastSixteenBitsAreKept) {
+  LatencyHistogram h;
+  const int ones = 3 * 65536 + 5;
+  for (int i = 0; i < ones; ++i) h.add(1);
+  for (int i = 0; i < ones - 1; ++i) h.add(1000);
+  EXPECT_EQ(h.count(), uint64_t{2 * ones - 1});
+  EXPECT_EQ(h.quantile(0.5), 1);  // rank `ones`: the last 1
+  h.add(1000);
+  h.add(1000);
+  EXPECT_NEAR(h.quantile(0.5), 1000, 10);  // rank ones + 1: the first 1000
+  // The span grows below and above after the carry array exists.
+  h.add(0);
+  h.add(5000000);
+  EXPECT_EQ(h.quantile(1.0), 5000000);
+  EXPECT_EQ(h.count(), uint64_t{2 * ones + 3});
+}
+
+TEST(LatencyHistogram, MergeCarriesPastSixteenBits) {
+  LatencyHistogram a, b, all;
+  for (int i = 0; i < 70000; ++i) {
+    a.add(40);
+    b.add(40);
+    all.add(40);
+    all.add(40);
+  }
+  for (int i = 0; i < 139999; ++i) {
+    b.add(900);
+    all.add(900);
+  }
+  a.merge(b);
+  EXPECT_EQ(a.count(), all.count());
+  for (double q : {0.25, 0.5, 0.50001, 0.75, 1.0}) EXPECT_EQ(a.quantile(q), all.quantile(q)) << q;
+  EXPECT_EQ(a.quantile(0.5), 40);  // 140,000 of 279,999 values are 40
+  EXPECT_NEAR(a.quantile(0.50001), 900, 9);
+}
+
 TEST(ParseLatency, AcceptsUnitsAndDefault) {
   EXPECT_EQ(parse_latency("120", 1000), 120000u);
   EXPECT_EQ(parse_latency("12.5ms", 1000), 12500u);
@@ -84,6 +123,30 @@ TEST(ParseLatency, AcceptsUnitsAndDefault) {
   EXPECT_EQ(parse_latency("850us", 1000), 850u);
   EXPECT_EQ(parse_latency("850\xC2\xB5s", 1000), 850u);
   EXPECT_EQ(parse_latency("0.120", 1000000), 120000u);
+}
+
+// The word-at-a-time parse must agree with the plain one on every input: digits of
+// every length (with leading zeros), and digit runs broken by one byte of any value, in
+// a buffer whose following bytes are random.
+TEST(ParseLatency, PaddedAgreesWithPlain) {
+  std::mt19937_64 rng(11);
+  std::string buffer(64, ' ');
+  for (int round = 0; round < 200000; ++round) {
+    size_t size = rng() % 14;
+    std::string text;
+    for (size_t i = 0; i < size; ++i) text.push_back(static_cast<char>('0' + rng() % 10));
+    if (size > 0 && round % 3 == 0) text[rng() % size] = static_cast<char>(rng());
+    if (round % 50 == 0) text = std::to_string(rng() % 100000000) + "ms";
+    for (auto& c : buffer) c = static_cast<char>(rng());
+    buffer.replace(0, text.size(), text);
+    std::string_view field(buffer.data(), text.size());
+    for (int64_t unit : {1, 1000}) {
+      ASSERT_EQ(parse_latency_padded(field, unit), parse_latency(text, unit)) << "'" << text << "' unit " << unit;
+    }
+  }
+  EXPECT_EQ(parse_latency_padded(std::string_view("12345678        ", 8), 1), 12345678u);
+  EXPECT_EQ(parse_latency_padded(std::string_view("007     ", 3), 1000), 7000u);
+  EXPECT_EQ(parse_latency_padded(std::string_view("1:3     ", 3), 1), std::nullopt);
 }
 
 TEST(ParseLatency, AbsentOrInvalidIsNullopt) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace opsktl {
 namespace {
 
@@ -54,6 +56,15 @@ TEST(ParseStatus, OnlyThreeDigits) {
   EXPECT_EQ(parse_status("50"), -1);
   EXPECT_EQ(parse_status("5000"), -1);
   EXPECT_EQ(parse_status("-"), -1);
+  // Every byte next to the digits' range, in every position: '/' and ':' border '0'-'9'.
+  for (int pos = 0; pos < 3; ++pos) {
+    for (int byte = 0; byte < 256; ++byte) {
+      std::string text = "555";
+      text[static_cast<size_t>(pos)] = static_cast<char>(byte);
+      int expected = byte >= '0' && byte <= '9' ? std::stoi(text) : -1;
+      EXPECT_EQ(parse_status(text), expected) << pos << " " << byte;
+    }
+  }
 }
 
 }  // namespace
