@@ -10,7 +10,7 @@ _opsktl_log_opts="--log-format --field --service --regex --since --until --year 
 _opsktl_opts_errors_by_endpoint="-h --help -k --top --status --by --normalize $_opsktl_log_opts
   --format -q --quiet -v --verbose --threads"
 _opsktl_opts_flapping="-h --help -n --max-restarts -w --window --event --event-regex --alerts
-  --reorder -f --follow $_opsktl_log_opts --format -q --quiet -v --verbose"
+  --reorder -f --follow $_opsktl_log_opts --format -q --quiet -v --verbose --threads"
 _opsktl_opts_merge="-h --help -o --output --label --orphans --check --reorder $_opsktl_log_opts
   -q --quiet -v --verbose"
 _opsktl_opts_space_hogs="-h --help -k --top --files-only --dirs-only --apparent-size

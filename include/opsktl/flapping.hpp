@@ -120,6 +120,12 @@ struct FlappingOptions {
   // --event-regex or --service) are scanned a buffer at a time rather than a line at a
   // time (same results); false forces the per-line path, so that tests can compare.
   bool block_scan = true;
+  // A plain regular file of at least split_min_bytes read with block_scan is cut into
+  // line-aligned ranges of about chunk_bytes, parsed by `threads` threads; the window
+  // still sees the restarts in input order, so the results equal one thread's.
+  int threads = 1;
+  uint64_t split_min_bytes = uint64_t{4} << 20;
+  uint64_t chunk_bytes = uint64_t{256} << 10;
   // Follow mode: keep reading appended data, surviving rotation, until *stop is true.
   bool follow = false;
   const std::atomic<bool>* stop = nullptr;

@@ -71,6 +71,7 @@ FlappingOptions build_options(const FlappingArgs& args) {
   options.time_context = build_time_context(args.log);
   options.since = build_time_bound(args.log.since, "--since", options.time_context);
   options.until = build_time_bound(args.log.until, "--until", options.time_context);
+  options.threads = build_thread_count(args.common);
   options.follow = args.follow;
   options.stop = &g_stop;
 
@@ -254,7 +255,7 @@ Runner setup_flapping(CLI::App& app) {
   app.add_flag("-f,--follow", args->follow,
                "Keep reading appended data (like tail -F, surviving rotation); Ctrl-C ends with the summary");
   add_log_input_options(app, args->log);
-  add_common_options(app, args->common, static_cast<unsigned>(CommonFeature::kFormat));
+  add_common_options(app, args->common, CommonFeature::kFormat | CommonFeature::kThreads);
   app.footer(
       "Input lines (default --log-format fields): TS SERVICE EVENT, e.g.\n"
       "  1703000000 nginx restarted\n\n"

@@ -124,6 +124,43 @@ class FlappingTest(clitest.CliTestCase):
         self.assertEqual(r.rows(), want)
         self.assertTrue(want)
 
+    def test_threads_split_large_file_with_same_output(self):
+        # Larger than the 4 MiB split threshold: --threads 4 cuts it into chunks parsed in
+        # parallel; every output format, the stderr reports (malformed and late lines with
+        # their file:line) and the exit code must equal one thread's.
+        gen = self.generator("gen_events.py")
+        path = self.dir / "gen.log"
+        subprocess.run([*gen, "--lines", "160000", "--services", "40", "--seed", "9", "-o", str(path)],
+                       check=True, capture_output=True)
+        lines = path.read_text().splitlines(keepends=True)
+        # Late restarts: copies of earlier restart lines, spread through the file.
+        late = self.dir / "late.log"
+        late.write_text("".join(line + (lines[i - 500] if i % 20000 == 0 and i else "")
+                                for i, line in enumerate(lines)))
+        self.assertGreater(path.stat().st_size, 4 << 20)
+        for log in (path, late):
+            for args in (["--alerts", "every"], ["--alerts", "episode"], ["--format", "json"],
+                         ["--format", "table", "--alerts", "every"], ["--reorder", "1h"], ["-n", "1", "-w", "30"]):
+                one = self.flapping("--threads", "1", *args, str(log))
+                four = self.flapping("--threads", "4", *args, str(log))
+                self.assertEqual(one.code, 0)
+                self.assertEqual(four.out, one.out, f"{log.name} {args}")
+                self.assertEqual(four.err, one.err, f"{log.name} {args}")
+                self.assertEqual(four.code, one.code)
+        self.assertIn("late restart", self.flapping("--threads", "4", str(late)).errtext)
+        strict = self.flapping("--threads", "4", "--strict", str(path))
+        self.assertEqual(strict.code, 2)
+        self.assertEqual(strict.err, self.flapping("--threads", "1", "--strict", str(path)).err)
+        # And against the reference, on the well-formed lines (still above the threshold).
+        text = path.read_text()
+        clean = "\n".join(f"{ts} {s} {e}" for ts, s, e in ref.parse(text)) + "\n"
+        clean_path = self.write("clean.log", clean)
+        self.assertGreater(os.path.getsize(clean_path), 4 << 20)
+        r = self.flapping("--alerts", "every", "--threads", "4", clean_path)
+        want = [[str(ts), s, str(c)] for ts, s, c in ref.every_rows(ref.parse(clean), 3, 600)]
+        self.assertEqual(r.rows(), want)
+        self.assertTrue(want)
+
     # ---- options ----
 
     def test_default_output_is_episodes(self):

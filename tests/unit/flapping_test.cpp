@@ -384,9 +384,10 @@ std::string random_events(std::mt19937& random, int lines) {
 }
 
 // The buffer-at-a-time scan, with small reader buffers too (lines and names cut at
-// buffer ends), must report exactly what the per-line path reports:
+// buffer ends) and across threads with chunks of a few bytes (every line boundary a
+// chunk boundary somewhere), must report exactly what the per-line path reports:
 // rows, late reports, counts, the first malformed and late line, and the --strict error.
-TEST(DetectFlapping, BlockScanAgreesWithThePerLinePath) {
+TEST(DetectFlapping, BlockScanAndThreadsAgreeWithThePerLinePath) {
   std::mt19937 random(11);
   test::TempDir dir;
   std::string path = dir.file("events.log");
@@ -411,7 +412,70 @@ TEST(DetectFlapping, BlockScanAgreesWithThePerLinePath) {
     options.reader.buffer_bytes = 1 + random() % 100;
     EXPECT_EQ(report_of(path, options), expected)
         << "round " << round << " buffer " << options.reader.buffer_bytes;
+    options.reader = {};
+    options.split_min_bytes = 0;
+    for (uint64_t chunk : {uint64_t{1}, uint64_t{1} + random() % 60, uint64_t{200} + random() % 2000}) {
+      options.threads = 1 + static_cast<int>(random() % 4);
+      options.chunk_bytes = chunk;
+      EXPECT_EQ(report_of(path, options), expected)
+          << "round " << round << " threads " << options.threads << " chunk " << chunk;
+    }
   }
+}
+
+// Lines of 23 bytes and chunks of four lines (split_at_lines cuts a file of n * 23
+// bytes into parts of 92 bytes exactly at line ends): a window that spans a chunk
+// boundary, a late restart as the first line of a chunk, a malformed line as the first
+// line of a chunk, and under --strict a malformed line after an alert in its chunk.
+TEST(DetectFlapping, ThreadsAtChunkBoundaries) {
+  auto lines = [](std::vector<std::string> texts) {
+    std::string out;
+    for (std::string& text : texts) out += text + std::string(22 - text.size(), ' ') + "\n";
+    return out;
+  };
+  std::vector<std::string> texts = {
+      "1703000000 a restarted", "1703000001 a restarted", "1703000002 a restarted", "1703000003 a restarted",
+      "1703000004 a restarted", "1703000002 b restarted", "1703000005 c started",   "1703000005 a restarted",
+      "1703000003 a restarted", "1703000006 a restarted", "1703000006 b restarted", "1703000007 c started",
+      "1703000009 a_malformed", "1703000010 a restarted", "1703000020 a restarted", "1703000020 b restarted"};
+  test::TempDir dir;
+  std::string path = dir.file("events.log");
+  test::write_file(path, lines(texts));
+  FlappingOptions options;
+  options.log_format.format = LogFormat::kFields;
+  options.log_format.positions = {1, 2, 0, 0, 0, 3, 0, 0};
+  options.alerts = AlertMode::kEvery;
+  options.max_restarts = 4;
+  options.window = 10 * kSec;
+  options.threads = 2;
+  options.split_min_bytes = 0;
+  options.chunk_bytes = 4 * 23;
+  RunReport threaded = report_of(path, options);
+  auto at = [](Micros seconds, uint64_t count) {
+    return Recorded{"a", (1703000000 + seconds) * kSec, 0, count, 0};
+  };
+  EXPECT_EQ(threaded.alerts, (std::vector<Recorded>{at(4, 5), at(5, 6), at(6, 7), at(10, 8)}));
+  EXPECT_EQ(threaded.lates, (std::vector<std::string>{"events.log:9"}));
+  EXPECT_EQ(threaded.first_late, "events.log:9");
+  EXPECT_EQ(threaded.first_malformed, "events.log:13");
+  EXPECT_EQ(threaded.lines, 16u);
+  EXPECT_EQ(threaded.malformed, 1u);
+  EXPECT_EQ(threaded.late, 1u);
+  options.threads = 1;
+  EXPECT_EQ(report_of(path, options), threaded);
+  options.block_scan = false;
+  EXPECT_EQ(report_of(path, options), threaded);
+
+  std::swap(texts[12], texts[13]);  // the malformed line now follows an alert in its chunk
+  test::write_file(path, lines(texts));
+  options.strict = true;
+  options.block_scan = true;
+  options.threads = 2;
+  threaded = report_of(path, options);
+  EXPECT_EQ(threaded.alerts, (std::vector<Recorded>{at(4, 5), at(5, 6), at(6, 7), at(10, 8)}));
+  EXPECT_EQ(threaded.error, "events.log:14: malformed line (--strict)");
+  options.block_scan = false;
+  EXPECT_EQ(report_of(path, options), threaded);
 }
 
 TEST(DetectFlapping, MalformedLinesAreCounted) {
