@@ -58,10 +58,22 @@ class KeyTable {
   // The same for a key with kShortKeyBytes readable bytes at key.data() (a span of a
   // padded buffer): hashed and compared without branching on its length.
   __attribute__((always_inline)) Value& find_or_insert_padded(std::string_view key) {
+    return find_or_insert_padded(key, hash_padded(key));
+  }
+
+  // hash_bytes(key) for a key with kShortKeyBytes readable bytes at key.data().
+  static uint64_t hash_padded(std::string_view key) {
     if (key.size() > kShortKeyBytes) [[unlikely]]
-      return find_or_insert(key);
+      return hash_bytes(key);
+    return ShortKey::load_padded(key.data(), key.size()).hash(key.size());
+  }
+
+  // With the hash from hash_padded, computed apart from the probe (a caller can hash a
+  // batch of keys first and probe them after, so that the probes overlap).
+  __attribute__((always_inline)) Value& find_or_insert_padded(std::string_view key, uint64_t hash) {
+    if (key.size() > kShortKeyBytes) [[unlikely]]
+      return find_or_insert(key, hash);
     const ShortKey padded = ShortKey::load_padded(key.data(), key.size());
-    const uint64_t hash = padded.hash(key.size());
     const size_t mask = slots_.size() - 1;
     const uint64_t tag = hash & kTagMask;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
