@@ -215,7 +215,7 @@ int detail::split_fields_slowly(const char* begin, const char* end, int last, co
 LineBlockReader::LineBlockReader(ByteStream& stream, LineReaderOptions options)
     : stream_(stream),
       max_line_(std::max<size_t>(options.max_line_bytes, 1)),
-      capacity_(std::max<size_t>(std::min(options.buffer_bytes, max_line_), 1)) {
+      capacity_(std::max<size_t>(std::min({options.buffer_bytes, max_line_, kReadBytes}), 1)) {
   buffer_.resize(capacity_ + 1 + LineBlock::kPadding);
 }
 
