@@ -112,11 +112,13 @@ class KeyTable {
     const size_t room = std::max(key.size(), kShortKeyBytes);
     if (room > block_left_) {
       size_t size = std::max(kBlockBytes, room);
-      blocks_.push_back(std::make_unique<char[]>(size));  // zero-filled
+      // Not zero-filled: pages that no key reaches are never touched.
+      blocks_.push_back(std::unique_ptr<char[]>(new char[size]));
       block_pos_ = blocks_.back().get();
       block_left_ = size;
     }
     if (!key.empty()) std::memcpy(block_pos_, key.data(), key.size());
+    std::memset(block_pos_ + key.size(), 0, room - key.size());
     std::string_view stored(block_pos_, key.size());
     block_pos_ += room;
     block_left_ -= room;
