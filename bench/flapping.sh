@@ -17,6 +17,7 @@ awk_every='NF >= 3 && $1 ~ /^[0-9]+$/ && tolower($3) == "restarted" {
 
 hyperfine --style basic --warmup 3 --runs 10 --export-json "$data/flapping.json" \
   "$opsktl flapping -q --alerts every $log" \
+  "$opsktl flapping -q --alerts every --threads 1 $log" \
   "$opsktl flapping -q $log" \
   "mawk '$awk_every' $log" \
   "wc -l $log" >/dev/null
