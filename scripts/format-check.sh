@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 format=${CLANG_FORMAT:-clang-format}
 command -v "$format" >/dev/null || { echo "format: $format not found (scripts/install-deps.sh --lint)" >&2; exit 2; }
 
-mapfile -t files < <(find include src tests bench -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) | sort)
+# bench/data holds generated benchmark data (a file tree with any names), never source.
+mapfile -t files < <(find include src tests bench -path bench/data -prune -o -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) -print | sort)
 if [[ "${1:-}" == "--fix" ]]; then
   printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -n 8 "$format" -i
   exit 0

@@ -104,7 +104,8 @@ inline std::optional<uint64_t> parse_latency_padded(std::string_view text, int64
     const uint64_t digits = word << drop;  // the first byte highest but n-1, zeros below
     const uint64_t used = ~uint64_t{0} << drop;
     constexpr uint64_t kHigh = 0xF0F0F0F0F0F0F0F0ull, kThrees = 0x3030303030303030ull;
-    if ((digits & kHigh) == (kThrees & used) && ((digits + 0x0606060606060606ull) & kHigh & used) == (kThrees & used)) {
+    if ((digits & kHigh) == (kThrees & used) &&
+        ((digits + 0x0606060606060606ull) & kHigh & used) == (kThrees & used)) {
       // Eight digits (leading zeros in the dropped bytes) to a number: pairs, then
       // fours, then the eight (each step a multiply-add on all lanes at once).
       uint64_t v = digits & 0x0F0F0F0F0F0F0F0Full;

@@ -62,9 +62,10 @@ struct ShortKey {
   }
   uint64_t hash(size_t size) const {
     using detail::fold_multiply;
-    const uint64_t h = fold_multiply(words[0][0] ^ 0xa0761d6478bd642full, words[0][1] ^ 0xe7037ed1a0b428dbull) +
-                       fold_multiply(words[1][0] ^ 0x8ebc6af09c88c6e3ull, words[1][1] ^ 0x589965cc75374cc3ull) +
-                       fold_multiply(words[2][0] ^ 0x1d8e4e27c47d124full, words[2][1] ^ size ^ 0x9e3779b97f4a7c15ull);
+    const uint64_t h =
+        fold_multiply(words[0][0] ^ 0xa0761d6478bd642full, words[0][1] ^ 0xe7037ed1a0b428dbull) +
+        fold_multiply(words[1][0] ^ 0x8ebc6af09c88c6e3ull, words[1][1] ^ 0x589965cc75374cc3ull) +
+        fold_multiply(words[2][0] ^ 0x1d8e4e27c47d124full, words[2][1] ^ size ^ 0x9e3779b97f4a7c15ull);
     return fold_multiply(h ^ 0xd6e8feb86659fd93ull, 0xff51afd7ed558ccdull);
   }
   // Whether the kShortKeyBytes bytes at `p` (zero past the key) equal this key's.

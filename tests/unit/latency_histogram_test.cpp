@@ -141,7 +141,8 @@ TEST(ParseLatency, PaddedAgreesWithPlain) {
     buffer.replace(0, text.size(), text);
     std::string_view field(buffer.data(), text.size());
     for (int64_t unit : {1, 1000}) {
-      ASSERT_EQ(parse_latency_padded(field, unit), parse_latency(text, unit)) << "'" << text << "' unit " << unit;
+      ASSERT_EQ(parse_latency_padded(field, unit), parse_latency(text, unit))
+          << "'" << text << "' unit " << unit;
     }
   }
   EXPECT_EQ(parse_latency_padded(std::string_view("12345678        ", 8), 1), 12345678u);
