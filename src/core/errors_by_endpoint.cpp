@@ -167,7 +167,7 @@ class Counter {
       uint64_t micros;
     };
     constexpr size_t kBatch = 32;
-    std::array<Pending, kBatch> batch;
+    std::array<Pending, kBatch> batch{};  // once per input: entries are written before use
     size_t pending = 0;
     auto count_batch = [&] {
       for (size_t i = 0; i < pending; ++i) {
