@@ -118,12 +118,15 @@ struct RawEntry {
 
 class Collector final : public WalkVisitor {
  public:
-  Collector(size_t threads, int64_t min_size, uint64_t skip_dev, uint64_t skip_ino)
+  // `accepted` counts the files kept so far, for the progress line while the walk runs.
+  Collector(size_t threads, int64_t min_size, uint64_t skip_dev, uint64_t skip_ino,
+            std::atomic<uint64_t>& accepted)
       : per_worker_(threads),
         problems_(threads),
         min_size_(min_size),
         skip_dev_(skip_dev),
-        skip_ino_(skip_ino) {}
+        skip_ino_(skip_ino),
+        accepted_(accepted) {}
 
   int64_t on_entry(size_t worker, const WalkDir* parent, std::string_view name,
                    const struct stat& st) override {
@@ -131,6 +134,7 @@ class Collector final : public WalkVisitor {
     if (static_cast<uint64_t>(st.st_dev) == skip_dev_ && static_cast<uint64_t>(st.st_ino) == skip_ino_)
       return 0;
     per_worker_[worker].push_back({parent, std::string(name), st});
+    accepted_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
   void on_problem(size_t worker, const WalkProblem& problem) override {
@@ -144,6 +148,7 @@ class Collector final : public WalkVisitor {
   int64_t min_size_;
   uint64_t skip_dev_;
   uint64_t skip_ino_;
+  std::atomic<uint64_t>& accepted_;
 };
 
 struct Counters {
@@ -427,6 +432,7 @@ class Engine {
   std::vector<Inode> inodes_;
   Counters counters_;
   std::atomic<uint64_t> groups_found_{0};
+  std::atomic<uint64_t> files_collected_{0};  // while walking: regular files kept so far
   std::mutex progress_mutex_;
   std::chrono::steady_clock::time_point last_progress_{};
   const char* phase_ = "scanning";
@@ -452,7 +458,8 @@ void Engine::report_progress(bool force) {
 
 void Engine::collect(Walker& walker) {
   size_t threads = static_cast<size_t>(std::max(1, options_.walk.threads));
-  Collector collector(threads, std::max<int64_t>(options_.min_size, 1), journal_->dev(), journal_->ino());
+  Collector collector(threads, std::max<int64_t>(options_.min_size, 1), journal_->dev(), journal_->ino(),
+                      files_collected_);
   walker.walk(options_.roots, collector);
   for (auto& list : collector.problems_) {
     for (auto& p : list) result_.problems.push_back(std::move(p));
@@ -548,9 +555,11 @@ void Engine::run() {
   WalkOptions walk = options_.walk;
   walk.threads = std::max(1, walk.threads);
   if (options_.progress) {
-    walk.progress = [this](const WalkProgress& wp) {
+    walk.progress = [this](const WalkProgress&) {
       DedupeProgress p;
-      p.files_scanned = wp.entries;
+      // The walker counts every entry (directories, links, small files); the line
+      // counts the files that can take part, as files_scanned does at the end.
+      p.files_scanned = files_collected_.load(std::memory_order_relaxed);
       p.phase = "scanning";
       options_.progress(p);
     };
