@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "opsktl/fields_scan.hpp"
 #include "opsktl/latency_histogram.hpp"
 #include "opsktl/line_reader.hpp"
 #include "opsktl/record.hpp"
@@ -97,6 +98,26 @@ void BM_LineReader(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(data.size()));
 }
 BENCHMARK(BM_LineReader);
+
+// The buffer scan of the fields format alone (finding the lines and their fields, no
+// counting), in memory: the part of errors-by-endpoint and flapping that every line
+// pays before any per-line work. Its bytes per second bound what those commands can
+// reach per core (docs/benchmarks.md, "What the targets ask of this machine").
+void BM_ScanFieldsLines(benchmark::State& state) {
+  std::string data;
+  for (const auto& line : sample_lines()) data += line + "\n";
+  data.append(LineBlock::kPadding, '\0');
+  const std::string_view text(data.data(), data.size() - LineBlock::kPadding);
+  const FieldsLayout layout({1, 2, 3, 4, 5, 0, 0, 0});
+  for (auto _ : state) {
+    uint64_t fields = 0;
+    scan_fields_lines(text, layout,
+                      [&](const FieldsLine& line) { fields += static_cast<uint64_t>(line.fields); });
+    benchmark::DoNotOptimize(fields);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
+}
+BENCHMARK(BM_ScanFieldsLines);
 
 }  // namespace
 }  // namespace opsktl
