@@ -22,6 +22,9 @@ hyperfine --style basic --warmup 3 --runs 10 --export-json "$data/flapping.json"
   "mawk '$awk_every' $log" \
   "wc -l $log" >/dev/null
 ratios "$data/flapping.json"
+# Against wc -l in alternating rounds (see errors_by_endpoint.sh).
+python3 "$here/interleave.py" --rounds 20 "wc -l $log" "$opsktl flapping -q --alerts every $log" \
+  "$opsktl flapping -q $log"
 # Same answer? mawk skips the generator's ISO-timestamp lines, which opsktl reads, so
 # compare on the lines both read.
 grep -E '^[0-9]+ [^ ]+ [^ ]+' "$log" >"$data/events_2M_epoch.log"
