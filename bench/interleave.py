@@ -24,17 +24,15 @@ def argv_of(command):
     return shlex.split(command)
 
 
-def run_once(argv):
-    """Wall seconds and CPU seconds (user + sys) of one run of argv."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
+def run_once(argv, devnull):
+    """Wall seconds and CPU seconds (user + sys) of one run of argv, its stdout on devnull."""
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
-            (os.POSIX_SPAWN_DUP2, devnull, 1)])
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - start
-    finally:
-        os.close(devnull)
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+    except OSError as e:
+        sys.exit(f"interleave: {argv[0]}: {e.strerror}")
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):  # 1: opsktl found nothing, grep-style
         sys.exit(f"interleave: exit {code}: {shlex.join(argv)}")
@@ -47,11 +45,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("commands", nargs="+")
     args = parser.parse_args()
+    if args.rounds < 1 or args.warmup < 0:
+        parser.error("--rounds must be at least 1 and --warmup at least 0")
     argvs = [argv_of(c) for c in args.commands]
     n = len(argvs)
+    devnull = os.open(os.devnull, os.O_WRONLY)
     for _ in range(args.warmup):
         for argv in argvs:
-            run_once(argv)
+            run_once(argv, devnull)
     walls = [[] for _ in range(n)]
     cpus = [[] for _ in range(n)]
     ratios = [[] for _ in range(n)]
@@ -59,7 +60,7 @@ def main():
         round_wall = [0.0] * n
         for k in range(n):
             i = (r + k) % n
-            wall, cpu = run_once(argvs[i])
+            wall, cpu = run_once(argvs[i], devnull)
             walls[i].append(wall)
             cpus[i].append(cpu)
             round_wall[i] = wall

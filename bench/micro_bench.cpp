@@ -102,7 +102,7 @@ BENCHMARK(BM_LineReader);
 // The buffer scan of the fields format alone (finding the lines and their fields, no
 // counting), in memory: the part of errors-by-endpoint and flapping that every line
 // pays before any per-line work. Its bytes per second bound what those commands can
-// reach per core (docs/benchmarks.md, "What the targets ask of this machine").
+// reach per core (docs/benchmarks.md, "What the log targets ask of this machine").
 void BM_ScanFieldsLines(benchmark::State& state) {
   std::string data;
   for (const auto& line : sample_lines()) data += line + "\n";
