@@ -261,7 +261,7 @@ Runner setup_flapping(CLI::App& app) {
       "  1703000000 nginx restarted\n\n"
       "Examples:\n"
       "  opsktl flapping -n 5 -w 10m events.log events.log.1.gz\n"
-      "  journalctl -o json | opsktl flapping --log-format json --field service=UNIT --event-regex 'Scheduled restart'\n"
+      "  journalctl -o json | opsktl flapping --event-regex 'Scheduled restart'\n"
       "  opsktl flapping -f --alerts every /var/log/events.log\n\n"
       "Exit status: 0 alerts found, 1 none found, 2 error.\n");
   return [args] { return run(*args); };

@@ -5,12 +5,14 @@
 namespace opsktl {
 namespace {
 
-// SPEC §2, first present wins. method and client are not named there: these are the
+// SPEC §2, first present wins. UNIT and USER_UNIT come before _SYSTEMD_UNIT: systemd
+// logs what it does to a unit (restarts, failures) from init.scope, naming the unit in
+// UNIT (USER_UNIT for a user manager's units). method and client are not named there: these are the
 // names nginx ($request_method, $remote_addr) and common JSON loggers use.
 const std::array<std::vector<std::string_view>, kFieldCount>& default_keys() {
   static const std::array<std::vector<std::string_view>, kFieldCount> kKeys = {{
       {"ts", "time", "timestamp", "@timestamp", "__REALTIME_TIMESTAMP"},
-      {"service", "app", "unit", "_SYSTEMD_UNIT", "UNIT"},
+      {"service", "app", "unit", "UNIT", "USER_UNIT", "_SYSTEMD_UNIT"},
       {"path", "uri", "url", "request_uri"},
       {"status", "code", "status_code"},
       {"latency", "latency_ms", "duration_ms", "request_time"},

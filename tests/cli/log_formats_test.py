@@ -167,9 +167,19 @@ class LogFormatsTest(CliTestCase):
         r = self.eb("--by", "service", "--since", "2025-12-19T10:01:07Z", "--format", "json", status_log)
         self.assertEqual(r.code, 0, r.errtext)
         doc = json.loads(r.out)
-        self.assertEqual(doc["endpoints"][0]["service"], "nginx.service")
-        self.assertEqual(doc["endpoints"][0]["errors"], 2)
+        # Lines 2-5 are after --since; 4 and 5 have _SYSTEMD_UNIT=init.scope and UNIT=nginx.service.
+        self.assertEqual([(e["service"], e["errors"]) for e in doc["endpoints"]], [("nginx.service", 4)])
         self.assertEqual(doc["summary"]["filtered_out"], 1)
+
+    def test_journald_restarts_of_a_unit_need_no_field(self):
+        # systemd logs "Scheduled restart job" with _SYSTEMD_UNIT=init.scope and the unit in
+        # UNIT: lines 2, 4 and 5 of journald.jsonl are nginx.service's restarts, at
+        # 1766138467.200001, 1766138477.3 and 1766138487.4; with -n 2 the third alerts.
+        log = FORMATS / "journald.jsonl"
+        r = self.run_opsktl("flapping", "--format", "tsv", "--event-regex", "Scheduled restart", "-n", "2",
+                            "--alerts", "every", stdin=log.read_bytes())
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.text, "1766138487.4\tnginx.service\t3\n")
 
     def test_regex_format(self):
         pattern = (r"^\[(?P<ts>[^\]]+)\] \w+ +(?P<service>\S+) (?P<method>[A-Z]+) (?P<path>\S+) "

@@ -248,6 +248,27 @@ TEST(JsonParser, ReadsJournaldExport) {
   EXPECT_EQ(parse_timestamp(r[FieldId::kTs], TimeContext{}), Micros{1766138462123456});
 }
 
+// systemd logs a unit's restarts from init.scope: the unit named in UNIT (or USER_UNIT)
+// is the service, in whichever order the keys come.
+TEST(JsonParser, JournaldUnitBeforeSystemdUnit) {
+  Record r;
+  for (
+      const char* line :
+      {R"({"_SYSTEMD_UNIT":"init.scope","UNIT":"nginx.service","MESSAGE":"nginx.service: Scheduled restart job"})",
+       R"({"UNIT":"nginx.service","_SYSTEMD_UNIT":"init.scope","MESSAGE":"x"})",
+       R"({"_SYSTEMD_UNIT":"user@1000.service","USER_UNIT":"app.service","MESSAGE":"x"})"}) {
+    auto json = parser_for(LogFormat::kJson);
+    ASSERT_TRUE(json->parse(line, r)) << line;
+    EXPECT_EQ(r[FieldId::kService], std::string_view(line).find("USER_UNIT") != std::string_view::npos
+                                        ? "app.service"
+                                        : "nginx.service")
+        << line;
+    auto logfmt = parser_for(LogFormat::kLogfmt);
+    ASSERT_TRUE(logfmt->parse("_SYSTEMD_UNIT=init.scope UNIT=nginx.service USER_UNIT=u.service", r));
+    EXPECT_EQ(r[FieldId::kService], "nginx.service");
+  }
+}
+
 TEST(JsonParser, FirstPresentKeyWinsWhateverTheOrder) {
   auto parser = parser_for(LogFormat::kJson);
   Record r;
