@@ -1,0 +1,344 @@
+// dedupe, finding the candidates: walk, collect, one entry per inode, then narrow by size,
+// edge hash and full hash.
+//
+// Detection narrows the candidates in rounds so that most bytes are never read: the walk
+// (the shared Walker, never following symlinks) collects regular files; names sharing an
+// inode collapse to one file; only sizes held by two or more inodes go on; then a 64-bit
+// XXH3 of the first and last 4 KiB (files up to 8 KiB are read whole and get their full
+// hash at once); only edge collisions are read whole for a 128-bit XXH3. Each round reads
+// its files in (device, inode) order, which follows allocation order on ext4/xfs and so
+// suits spinning disks, spread over --threads workers that each own one 1 MiB buffer
+// (memory: threads x 1 MiB). Every hash goes to the state file as it is computed, keyed
+// by the file's stamp (device, inode, size, mtime, ctime), so a rerun reuses it.
+// Rejected: mmap (a file truncated under us raises SIGBUS) and hashing by path (paths
+// change when we link; inodes and stamps do not, except for the ctime we update).
+#define XXH_INLINE_ALL
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "dedupe_internal.hpp"
+#include "dedupe_journal.hpp"
+#include "opsktl/error.hpp"
+
+namespace opsktl::dedupe_detail {
+namespace {
+
+struct RawEntry {
+  const WalkDir* parent;
+  std::string name;
+  struct stat st;
+};
+
+class Collector final : public WalkVisitor {
+ public:
+  // `accepted` counts the files kept so far, for the progress line while the walk runs.
+  Collector(size_t threads, int64_t min_size, uint64_t skip_dev, uint64_t skip_ino,
+            std::atomic<uint64_t>& accepted)
+      : per_worker_(threads),
+        problems_(threads),
+        min_size_(min_size),
+        skip_dev_(skip_dev),
+        skip_ino_(skip_ino),
+        accepted_(accepted) {}
+
+  int64_t on_entry(size_t worker, const WalkDir* parent, std::string_view name,
+                   const struct stat& st) override {
+    if (!S_ISREG(st.st_mode) || st.st_size < min_size_) return 0;
+    if (static_cast<uint64_t>(st.st_dev) == skip_dev_ && static_cast<uint64_t>(st.st_ino) == skip_ino_)
+      return 0;
+    per_worker_[worker].push_back({parent, std::string(name), st});
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  void on_problem(size_t worker, const WalkProblem& problem) override {
+    problems_[worker].push_back({problem.path, problem.what});
+  }
+
+  std::vector<std::vector<RawEntry>> per_worker_;
+  std::vector<std::vector<DedupeProblem>> problems_;
+
+ private:
+  int64_t min_size_;
+  uint64_t skip_dev_;
+  uint64_t skip_ino_;
+  std::atomic<uint64_t>& accepted_;
+};
+
+// Opens a recorded regular file for reading and checks it is still that file, unchanged.
+// Never blocks on a FIFO swapped in (O_NONBLOCK) and never follows a symlink at the end.
+int open_recorded(const std::string& path, const FileStamp& stamp, std::string& what) {
+  int fd = ::open(path.c_str(), kReadFlags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), kReadFlags);
+  if (fd < 0) {
+    what = "cannot open: " + errno_message(errno);
+    return -1;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(stamp_of(st) == stamp)) {
+    ::close(fd);
+    what = "changed during the run";
+    return -1;
+  }
+  return fd;
+}
+
+// The hashing rounds: `edge` reads up to 2 x 4 KiB (or the whole of a small file), `full`
+// reads everything. Returns false with `what` set when the file cannot be read as recorded.
+bool hash_file(const std::string& path, Inode& inode, bool full, std::vector<char>& buf, Counters& counters,
+               std::string& what) {
+  Fd fd(open_recorded(path, inode.stamp, what));
+  if (!fd.ok()) return false;
+  auto size = static_cast<size_t>(inode.stamp.size);
+  if (!full && size > 2 * kEdge) {
+    ssize_t a = read_fully(fd.get(), buf.data(), kEdge, 0);
+    ssize_t b = read_fully(fd.get(), buf.data() + kEdge, kEdge, static_cast<off_t>(size - kEdge));
+    if (a < 0 || b < 0) {
+      what = "cannot read: " + errno_message(errno);
+      return false;
+    }
+    counters.bytes_hashed += static_cast<uint64_t>(a + b);
+    if (static_cast<size_t>(a) != kEdge || static_cast<size_t>(b) != kEdge) {
+      what = "changed during the run (shorter than when listed)";
+      return false;
+    }
+    inode.edge = XXH3_64bits(buf.data(), 2 * kEdge);
+    inode.has_edge = true;
+    return true;
+  }
+  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  XXH3_state_t state;
+  XXH3_128bits_reset(&state);
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      what = "cannot read: " + errno_message(errno);
+      return false;
+    }
+    if (n == 0) break;
+    XXH3_128bits_update(&state, buf.data(), static_cast<size_t>(n));
+    total += static_cast<size_t>(n);
+    counters.bytes_hashed += static_cast<uint64_t>(n);
+    if (total > size) break;
+  }
+  if (total != size) {
+    what = "changed during the run (size differs from when listed)";
+    return false;
+  }
+  XXH128_hash_t h = XXH3_128bits_digest(&state);
+  inode.full = {h.high64, h.low64};
+  inode.has_full = true;
+  if (size <= 2 * kEdge) {
+    inode.edge = h.low64;  // within one size every file takes the same branch
+    inode.has_edge = true;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Reads with a short-read loop; returns bytes read or -1 with errno.
+ssize_t read_fully(int fd, char* buf, size_t len, off_t offset) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(fd, buf + got, len - got, offset + static_cast<off_t>(got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+void Engine::collect(Walker& walker) {
+  size_t threads = static_cast<size_t>(std::max(1, options_.walk.threads));
+  Collector collector(threads, std::max<int64_t>(options_.min_size, 1), journal_->dev(), journal_->ino(),
+                      files_collected_);
+  walker.walk(options_.roots, collector);
+  for (auto& list : collector.problems_) {
+    for (auto& p : list) result_.problems.push_back(std::move(p));
+  }
+  size_t total = 0;
+  for (auto& list : collector.per_worker_) total += list.size();
+  names_.reserve(total);
+  std::vector<struct stat> stats;
+  stats.reserve(total);
+  for (auto& list : collector.per_worker_) {
+    for (RawEntry& e : list) {
+      FileName n{e.parent, std::move(e.name), {}, 0};
+      n.path = walk_path(n.parent, n.name);
+      names_.push_back(std::move(n));
+      stats.push_back(e.st);
+    }
+    list.clear();
+    list.shrink_to_fit();
+  }
+  result_.files_scanned = names_.size();
+  // One Inode per (device, inode); its names in byte order.
+  std::vector<size_t> order(names_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (stats[a].st_dev != stats[b].st_dev) return stats[a].st_dev < stats[b].st_dev;
+    if (stats[a].st_ino != stats[b].st_ino) return stats[a].st_ino < stats[b].st_ino;
+    return names_[a].path < names_[b].path;
+  });
+  for_each_run(
+      order.begin(), order.end(),
+      [&](size_t a, size_t b) {
+        return stats[a].st_dev == stats[b].st_dev && stats[a].st_ino == stats[b].st_ino;
+      },
+      [&](auto first, auto last) {
+        const struct stat& st = stats[*first];
+        Inode inode;
+        inode.stamp = stamp_of(st);
+        inode.uid = st.st_uid;
+        inode.gid = st.st_gid;
+        inode.mode = st.st_mode & 07777;
+        result_.bytes_total += st.st_size;
+        for (auto it = first; it != last; ++it) {
+          inode.names.push_back(*it);
+          names_[*it].inode = inodes_.size();
+        }
+        inodes_.push_back(std::move(inode));
+      });
+}
+
+void Engine::hash_round(const std::vector<size_t>& todo, bool full) {
+  if (todo.empty()) return;
+  size_t threads = std::min(todo.size(), static_cast<size_t>(std::max(1, options_.walk.threads)));
+  std::atomic<size_t> next{0};
+  std::vector<std::vector<DedupeProblem>> problems(threads);
+  auto work = [&](size_t worker) {
+    std::vector<char> buf(kBufferSize);
+    for (;;) {
+      size_t k = next.fetch_add(1);
+      if (k >= todo.size()) break;
+      Inode& inode = inodes_[todo[k]];
+      std::string what;
+      const std::string& path = names_[inode.names.front()].path;
+      if (!hash_file(path, inode, full, buf, counters_, what)) {
+        inode.failed = true;
+        problems[worker].push_back({path, what});
+        continue;
+      }
+      journal_->record_hash(inode.stamp, inode.has_edge ? std::optional<uint64_t>(inode.edge) : std::nullopt,
+                            inode.has_full ? std::optional<Hash128>(inode.full) : std::nullopt);
+      report_progress(false);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  for (auto& list : problems) {
+    for (auto& p : list) result_.problems.push_back(std::move(p));
+  }
+}
+
+std::vector<std::vector<size_t>> Engine::find_groups() {
+  // Sizes held by two or more inodes; the others cannot have a duplicate.
+  std::vector<size_t> by_size(inodes_.size());
+  for (size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
+  std::sort(by_size.begin(), by_size.end(),
+            [&](size_t a, size_t b) { return inodes_[a].stamp.size < inodes_[b].stamp.size; });
+  std::vector<size_t> candidates;
+  for_each_run(
+      by_size.begin(), by_size.end(),
+      [&](size_t a, size_t b) { return inodes_[a].stamp.size == inodes_[b].stamp.size; },
+      [&](auto first, auto last) {
+        if (last - first >= 2) candidates.insert(candidates.end(), first, last);
+      });
+  // Reuse what the state file knows; read the rest in (device, inode) order.
+  auto by_inode = [&](size_t a, size_t b) {
+    const FileStamp& x = inodes_[a].stamp;
+    const FileStamp& y = inodes_[b].stamp;
+    return x.dev != y.dev ? x.dev < y.dev : x.ino < y.ino;
+  };
+  std::vector<size_t> todo;
+  for (size_t i : candidates) {
+    Inode& inode = inodes_[i];
+    if (const CachedHash* c = journal_->find(inode.stamp)) {
+      if (c->edge) {
+        inode.edge = *c->edge;
+        inode.has_edge = true;
+      }
+      if (c->full) {
+        inode.full = *c->full;
+        inode.has_full = true;
+      }
+      if (inode.has_edge) {
+        ++result_.hashes_reused;
+        continue;
+      }
+    }
+    todo.push_back(i);
+  }
+  std::sort(todo.begin(), todo.end(), by_inode);
+  phase_ = "hashing";
+  hash_round(todo, false);
+
+  // Edge collisions (same size and edge hash) need the full hash.
+  auto by_edge = [&](size_t a, size_t b) {
+    const Inode& x = inodes_[a];
+    const Inode& y = inodes_[b];
+    if (x.stamp.size != y.stamp.size) return x.stamp.size < y.stamp.size;
+    return x.edge < y.edge;
+  };
+  std::erase_if(candidates, [&](size_t i) { return inodes_[i].failed; });
+  std::sort(candidates.begin(), candidates.end(), by_edge);
+  std::vector<size_t> second;
+  todo.clear();
+  for_each_run(
+      candidates.begin(), candidates.end(),
+      [&](size_t a, size_t b) {
+        return inodes_[a].stamp.size == inodes_[b].stamp.size && inodes_[a].edge == inodes_[b].edge;
+      },
+      [&](auto first, auto last) {
+        if (last - first < 2) return;
+        for (auto it = first; it != last; ++it) {
+          second.push_back(*it);
+          if (!inodes_[*it].has_full) todo.push_back(*it);
+        }
+      });
+  std::sort(todo.begin(), todo.end(), by_inode);
+  hash_round(todo, true);
+  std::erase_if(second, [&](size_t i) { return inodes_[i].failed; });
+
+  // Groups: same size and full hash. Members ordered by their first path.
+  auto first_path = [&](size_t i) -> const std::string& { return names_[inodes_[i].names.front()].path; };
+  std::sort(second.begin(), second.end(), [&](size_t a, size_t b) {
+    const Inode& x = inodes_[a];
+    const Inode& y = inodes_[b];
+    if (x.stamp.size != y.stamp.size) return x.stamp.size < y.stamp.size;
+    if (x.full != y.full) return x.full < y.full;
+    return first_path(a) < first_path(b);
+  });
+  std::vector<std::vector<size_t>> groups;
+  for_each_run(
+      second.begin(), second.end(),
+      [&](size_t a, size_t b) {
+        return inodes_[a].stamp.size == inodes_[b].stamp.size && inodes_[a].full == inodes_[b].full;
+      },
+      [&](auto first, auto last) {
+        if (last - first >= 2) groups.emplace_back(first, last);
+      });
+  std::sort(groups.begin(), groups.end(),
+            [&](const auto& a, const auto& b) { return first_path(a[0]) < first_path(b[0]); });
+  return groups;
+}
+
+}  // namespace opsktl::dedupe_detail

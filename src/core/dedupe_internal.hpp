@@ -1,0 +1,158 @@
+// What the pieces of dedupe share (private to the core): the file and inode tables, the
+// engine that runs the pipeline, and small helpers. dedupe.cpp holds the pipeline,
+// dedupe_candidates.cpp the walk and the hashing rounds, dedupe_link.cpp the linking.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "dedupe_journal.hpp"
+#include "opsktl/dedupe.hpp"
+#include "opsktl/walker.hpp"
+
+namespace opsktl::dedupe_detail {
+
+inline constexpr size_t kEdge = 4096;
+inline constexpr size_t kBufferSize = 1 << 20;
+inline constexpr int kReadFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+inline constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+
+inline int64_t ns(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+inline FileStamp stamp_of(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<int64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+}
+
+// A file descriptor closed on scope exit.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct FileName {
+  const WalkDir* parent;  // nullptr: the name is a root given on the command line
+  std::string name;
+  std::string path;
+  size_t inode;  // index into inodes
+};
+
+struct Inode {
+  FileStamp stamp;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t mode = 0;
+  std::vector<size_t> names;  // into names, sorted by path
+  uint64_t edge = 0;
+  Hash128 full;
+  bool has_edge = false;
+  bool has_full = false;
+  bool failed = false;  // could not be read: out of every group
+};
+
+struct Counters {
+  std::atomic<uint64_t> bytes_hashed{0};
+  std::atomic<uint64_t> files_hashed{0};
+};
+
+struct Problem {
+  std::string reason;  // skip reason: changed, error, device, unsupported
+  std::string what;
+};
+
+// Calls fn(first, last) for each run [first, last) of neighbours in [begin, end) that
+// `same(*first, *x)` puts together; on a range sorted by the same key, each run is one key.
+template <typename It, typename Same, typename Fn>
+void for_each_run(It begin, It end, Same same, Fn fn) {
+  while (begin != end) {
+    It last = std::next(begin);
+    while (last != end && same(*begin, *last)) ++last;
+    fn(begin, last);
+    begin = last;
+  }
+}
+
+// Reads with a short-read loop; returns bytes read or -1 with errno.
+ssize_t read_fully(int fd, char* buf, size_t len, off_t offset);
+
+// The absolute, lexically normal form of a root, without a trailing slash.
+std::string absolute_root(const std::string& root);
+
+// Removes the temporary names an interrupted run left behind.
+void remove_leftovers(DedupeJournal& journal, DedupeResult& result);
+
+class Engine {
+ public:
+  Engine(const DedupeOptions& options, DedupeResult& result) : options_(options), result_(result) {}
+
+  void run();
+
+ private:
+  // dedupe_candidates.cpp
+  void collect(Walker& walker);
+  void hash_round(const std::vector<size_t>& todo, bool full);
+  // The groups of inodes with equal content (same size and full hash), each ordered by
+  // first path, the groups too.
+  std::vector<std::vector<size_t>> find_groups();
+  // dedupe.cpp
+  void report_progress(bool force);
+  // dedupe_link.cpp
+  void link_group(size_t keep, const std::vector<size_t>& dups, DedupeGroup& group);
+  std::string skip_reason(const Inode& keep, const Inode& dup) const;
+  void prepare_intents(size_t keep, const std::vector<size_t>& dups, std::vector<PendingTemp>& temps,
+                       std::vector<size_t>& names);
+  void commit_intents(std::vector<PendingTemp>& temps, std::vector<size_t>& names);
+  void link_inode(size_t keep, size_t dup, std::vector<DedupeEntry*>& entries);
+
+  const DedupeOptions& options_;
+  DedupeResult& result_;
+  std::unique_ptr<DedupeJournal> journal_;
+  std::vector<FileName> names_;
+  std::vector<Inode> inodes_;
+  Counters counters_;
+  std::atomic<uint64_t> groups_found_{0};
+  std::atomic<uint64_t> files_collected_{0};  // while walking: regular files kept so far
+  std::mutex progress_mutex_;
+  std::chrono::steady_clock::time_point last_progress_{};
+  const char* phase_ = "scanning";
+  std::vector<char> link_buf_;
+  // Intents journaled ahead, many per sync: name index -> (intent id, temporary name).
+  std::unordered_map<size_t, std::pair<uint64_t, std::string>> prepared_;
+};
+
+}  // namespace opsktl::dedupe_detail
