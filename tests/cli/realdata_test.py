@@ -1,0 +1,180 @@
+"""End-to-end: opsktl on real logs from public projects (testdata/realdata/, README there).
+
+Every expected answer comes from realdata_reference.py, readers written from each format's
+documentation with Python's re and datetime, never from opsktl's own output.
+"""
+import datetime as dt
+import heapq
+import json
+
+import realdata_reference as ref
+from clitest import TESTDATA, CliTestCase, main
+
+REAL = TESTDATA / "realdata"
+
+
+def lines_of(path):
+    """The lines of a file as bytes, each with its newline (one added to a last line without)."""
+    data = (REAL / path).read_bytes()
+    out = data.split(b"\n")
+    if out[-1] == b"":
+        out.pop()
+    return [line + b"\n" for line in out]
+
+
+def merged(inputs):
+    """merge's answer for inputs that are each sorted: [(records of one input)] where a record
+    is (ts, [line bytes]); ties in command-line order, then line order."""
+    keyed = [[(r[0], i, n, r[1]) for n, r in enumerate(records)] for i, records in enumerate(inputs)]
+    return b"".join(b"".join(r[3]) for r in heapq.merge(*keyed, key=lambda r: (r[0], r[1], r[2])))
+
+
+class RealDataTest(CliTestCase):
+    def eb(self, *args):
+        return self.run_opsktl("errors-by-endpoint", "--format", "tsv", *args)
+
+    def assert_rows(self, result, expected, nkeys):
+        """tsv rows of errors-by-endpoint against reference rows (errors, requests, pct, keys)."""
+        rows = result.rows()
+        self.assertEqual(len(rows), len(expected), result.text)
+        for got, want in zip(rows, expected):
+            self.assertEqual([int(got[0]), int(got[1])], [want[0], want[1]], got)
+            self.assertAlmostEqual(float(got[2]), want[2], delta=0.0051, msg=got)
+            self.assertEqual(got[5:5 + nkeys], list(want[3:]), got)
+
+    # --- combined: Apache access log (elastic/examples)
+    def test_combined_apache_5xx_per_endpoint(self):
+        records, malformed = ref.read_combined(REAL / "apache_access.log")
+        self.assertEqual(malformed, [159])  # the line cut off inside the user agent
+        for r in records:
+            r["service"] = "apache_access"  # combined: the file's base name without .log
+        r = self.eb(REAL / "apache_access.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"]), 2)
+        for row in r.rows():
+            self.assertEqual(row[3:5], ["-", "-"])  # no latency in this log format
+        self.assertIn("1 malformed line", r.errtext)
+        self.assertIn("apache_access.log:159", r.errtext)
+
+    def test_combined_apache_4xx_5xx_by_method_and_path_all_rows(self):
+        records, _ = ref.read_combined(REAL / "apache_access.log")
+        r = self.eb("--status", "4xx,5xx", "-k", "0", "--by", "method,path", REAL / "apache_access.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assert_rows(r, ref.endpoint_rows(records, ["method", "path"], "4xx,5xx", top=0), 2)
+
+    def test_combined_apache_json_summary(self):
+        records, malformed = ref.read_combined(REAL / "apache_access.log")
+        r = self.run_opsktl("errors-by-endpoint", "--format", "json", REAL / "apache_access.log")
+        summary = json.loads(r.out)["summary"]
+        self.assertEqual(summary["lines"], len(records) + len(malformed))
+        self.assertEqual(summary["malformed"], len(malformed))
+        self.assertEqual(summary["error_lines"], sum(1 for x in records if x["status"].startswith("5")))
+        self.assertEqual(summary["endpoints"], len({x["path"] for x in records}))
+
+    def test_combined_apache_merge_reorder_puts_late_lines_in_place(self):
+        # Apache writes a line when the request ends, so its times go back by up to 53 s here;
+        # --reorder 2m must give the lines sorted by time, equal times in line order.
+        records, malformed = ref.read_combined(REAL / "apache_access.log")
+        lines = lines_of("apache_access.log")
+        self.assertEqual(malformed, [159])
+        # The cut-off line still starts with a complete [time]: it is a record of its own.
+        stamps = {r["line"]: r["ts"] for r in records}
+        stamps[159] = ref.clf_time("20/May/2015:12:05:17 +0000")
+        order = sorted(range(1, len(lines) + 1), key=lambda n: (stamps[n], n))
+        r = self.run_opsktl("merge", "--reorder", "2m", REAL / "apache_access.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.out, b"".join(lines[n - 1] for n in order))
+
+    # --- the first line that goes back in time, as merge --check reports it
+    def test_merge_check_names_the_first_line_that_goes_back(self):
+        records, _ = ref.read_combined(REAL / "apache_access.log")
+        zeek, _ = ref.read_zeek(REAL / "zeek_http.log")
+        for name, recs in [("apache_access.log", records), ("zeek_http.log", zeek)]:
+            first_back = next(b["line"] for a, b in zip(recs, recs[1:]) if b["ts"] < a["ts"])
+            r = self.run_opsktl("merge", "--check", REAL / name)
+            self.assertEqual(r.code, 1, r.errtext)
+            self.assertIn(f"{name}:{first_back}:", r.errtext)
+
+    # --- json: Kibana 6.3 JSON log (elastic/beats)
+    def test_json_kibana_statuses_per_url(self):
+        docs = ref.read_json_lines(REAL / "kibana.json")
+        records = [{"service": "", "path": d["req"]["url"], "status": str(d["statusCode"])}
+                   for d in docs if "statusCode" in d]
+        without_status = len(docs) - len(records)
+        self.assertGreater(without_status, 0)
+        fields = ["--field", "status=statusCode", "--field", "path=req.url"]
+        for fmt in (["--log-format", "json"], []):
+            with self.subTest(fmt=fmt):
+                r = self.eb(*fmt, *fields, "--status", "2xx,3xx", "-k", "0", REAL / "kibana.json")
+                self.assertEqual(r.code, 0, r.errtext)
+                self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"], "2xx,3xx", top=0), 2)
+                self.assertIn(f"{without_status} malformed lines", r.errtext)
+
+    # --- logfmt: a Kubernetes virtual kubelet (lnav's test logs)
+    def test_logfmt_k8s_flapping_on_pod_not_found(self):
+        records = ref.read_logfmt(REAL / "k8s_logfmt.log")
+        events = [(ref.epoch(x["ts"]), x["namespace"]) for x in records if "PodNotFound" in x["msg"]]
+        expected = ref.flapping_episodes(events, 1, 120)
+        self.assertEqual(len(expected), 1)
+        for fmt in (["--log-format", "logfmt"], []):
+            with self.subTest(fmt=fmt):
+                r = self.run_opsktl("flapping", "--format", "tsv", *fmt, "--field", "service=namespace",
+                                    "--event-regex", "PodNotFound", "-n", "1", "-w", "2m",
+                                    REAL / "k8s_logfmt.log")
+                self.assertEqual(r.code, 0, r.errtext)
+                self.assertEqual([(s, float(a), float(b), int(n), int(p)) for s, a, b, n, p in r.rows()],
+                                 [(s, float(a), float(b), n, p) for s, a, b, n, p in expected])
+
+    # --- syslog timestamps through --regex: Ubuntu auth.log (elastic/examples)
+    AUTH_REGEX = r"^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ (?P<service>[^\s\[:]+)(?:\[\d+\])?: (?P<event>.*)$"
+
+    def test_syslog_auth_flapping_on_invalid_users_via_regex(self):
+        records = ref.read_syslog(REAL / "auth.log", 2018)
+        events = [(ref.epoch(x["ts"]), x["service"]) for x in records if "Invalid user" in x["event"]]
+        args = ["flapping", "--format", "tsv", "--regex", self.AUTH_REGEX, "--year", "2018",
+                "--event-regex", "Invalid user", REAL / "auth.log"]
+        expected = ref.flapping_episodes(events, 3, 600)
+        self.assertTrue(expected)
+        r = self.run_opsktl(*args)
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual([(s, int(a), int(b), int(n), int(p)) for s, a, b, n, p in r.rows()], expected)
+        every = ref.flapping_every(events, 3, 600)
+        self.assertGreater(len(every), len(expected))
+        r = self.run_opsktl(*args, "--alerts", "every")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual([(int(t), s, int(n)) for t, s, n in r.rows()], every)
+
+    # --- Zeek http.log through --regex (tab-separated; a uri may hold spaces)
+    ZEEK_REGEX = (r"^(?P<ts>[\d.]+)\t(?:[^\t]*\t){7}(?P<service>[^\t]*)\t(?P<path>[^\t]*)\t"
+                  r"(?:[^\t]*\t){5}(?P<status>\d{3})\t")
+
+    def test_zeek_http_statuses_per_host_and_uri_via_regex(self):
+        records, _ = ref.read_zeek(REAL / "zeek_http.log")
+        for x in records:
+            x["service"], x["path"], x["status"] = x["host"], x["uri"], x["status_code"]
+        for status in ("3xx", "2xx"):
+            with self.subTest(status=status):
+                r = self.eb("--regex", self.ZEEK_REGEX, "--status", status, "-k", "0", REAL / "zeek_http.log")
+                self.assertEqual(r.code, 0, r.errtext)
+                self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"], status, top=0), 2)
+
+    # --- merge across real timestamp forms
+    def test_merge_syslog_json_logfmt_inputs_in_time_order(self):
+        def records(name, stamps):
+            return list(zip(stamps, ([line] for line in lines_of(name))))
+
+        journald = [ref.UNIX_EPOCH + dt.timedelta(microseconds=int(d["__REALTIME_TIMESTAMP"]))
+                    for d in ref.read_json_lines(REAL / "journald.json")]
+        inputs = [
+            records("k8s_logfmt.log", [x["ts"] for x in ref.read_logfmt(REAL / "k8s_logfmt.log")]),
+            records("journald.json", journald),
+            records("auth.log", [x["ts"] for x in ref.read_syslog(REAL / "auth.log", 2018)]),
+            records("kibana.json", [ref.iso(d["@timestamp"]) for d in ref.read_json_lines(REAL / "kibana.json")]),
+        ]
+        names = ["k8s_logfmt.log", "journald.json", "auth.log", "kibana.json"]
+        r = self.run_opsktl("merge", "--year", "2018", *[REAL / n for n in names])
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.out, merged(inputs))
+
+if __name__ == "__main__":
+    main()
