@@ -9,6 +9,7 @@ UTC (zone-less forms are taken as UTC, as opsktl does without --tz).
 import collections
 import datetime as dt
 import json
+import math
 import re
 
 UTC = dt.timezone.utc
@@ -63,17 +64,31 @@ def status_matcher(spec):
     return lambda s: any(f(s) for f in parts)
 
 
+def nearest_rank(values, q):
+    """The value at rank ceil(q * n) of the sorted values (1-based); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
 def endpoint_rows(records, keys, status="5xx", top=5):
-    """[(errors, requests, error_pct, *key values)] as SPEC §3 orders them; top 0 = all."""
+    """[(errors, requests, error_pct, *key values)] as SPEC §3 orders them; top 0 = all.
+    With records that carry "latency_ms", each row also gets .p50 and .p99 (None when no
+    request of the endpoint had one) in the dict endpoint_rows.percentiles[key]."""
     is_error = status_matcher(status)
     errors, requests = collections.Counter(), collections.Counter()
+    latencies = collections.defaultdict(list)
     for r in records:
         k = tuple(r[name] for name in keys)
         requests[k] += 1
         if is_error(r["status"]):
             errors[k] += 1
+        if r.get("latency_ms") is not None:
+            latencies[k].append(r["latency_ms"])
     rows = [(e, requests[k], 100.0 * e / requests[k], *k) for k, e in errors.items() if e > 0]
     rows.sort(key=lambda r: (-r[0], -r[1], *[v.encode() for v in r[3:]]))
+    endpoint_rows.percentiles = {k: (nearest_rank(v, 0.5), nearest_rank(v, 0.99)) for k, v in latencies.items()}
     return rows if top == 0 else rows[:top]
 
 

@@ -33,14 +33,21 @@ class RealDataTest(CliTestCase):
     def eb(self, *args):
         return self.run_opsktl("errors-by-endpoint", "--format", "tsv", *args)
 
-    def assert_rows(self, result, expected, nkeys):
-        """tsv rows of errors-by-endpoint against reference rows (errors, requests, pct, keys)."""
+    def assert_rows(self, result, expected, nkeys, percentiles=None):
+        """tsv rows of errors-by-endpoint against reference rows (errors, requests, pct, keys);
+        with percentiles ({keys: (p50, p99)}), p50_ms and p99_ms within 1% of them."""
         rows = result.rows()
         self.assertEqual(len(rows), len(expected), result.text)
         for got, want in zip(rows, expected):
             self.assertEqual([int(got[0]), int(got[1])], [want[0], want[1]], got)
             self.assertAlmostEqual(float(got[2]), want[2], delta=0.0051, msg=got)
             self.assertEqual(got[5:5 + nkeys], list(want[3:]), got)
+            if percentiles is not None:
+                for value, exact in zip(got[3:5], percentiles.get(tuple(want[3:]), (None, None))):
+                    if exact is None:
+                        self.assertEqual(value, "-", got)
+                    else:
+                        self.assertAlmostEqual(float(value), exact, delta=0.01 * exact + 1e-9, msg=got)
 
     # --- combined: Apache access log (elastic/examples)
     def test_combined_apache_5xx_per_endpoint(self):
@@ -98,16 +105,17 @@ class RealDataTest(CliTestCase):
     # --- json: Kibana 6.3 JSON log (elastic/beats)
     def test_json_kibana_statuses_per_url(self):
         docs = ref.read_json_lines(REAL / "kibana.json")
-        records = [{"service": "", "path": d["req"]["url"], "status": str(d["statusCode"])}
-                   for d in docs if "statusCode" in d]
+        records = [{"service": "", "path": d["req"]["url"], "status": str(d["statusCode"]),
+                    "latency_ms": d["res"]["responseTime"]} for d in docs if "statusCode" in d]
         without_status = len(docs) - len(records)
         self.assertGreater(without_status, 0)
-        fields = ["--field", "status=statusCode", "--field", "path=req.url"]
+        fields = ["--field", "status=statusCode", "--field", "path=req.url", "--field", "latency=res.responseTime"]
+        expected = ref.endpoint_rows(records, ["service", "path"], "2xx,3xx", top=0)
         for fmt in (["--log-format", "json"], []):
             with self.subTest(fmt=fmt):
                 r = self.eb(*fmt, *fields, "--status", "2xx,3xx", "-k", "0", REAL / "kibana.json")
                 self.assertEqual(r.code, 0, r.errtext)
-                self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"], "2xx,3xx", top=0), 2)
+                self.assert_rows(r, expected, 2, ref.endpoint_rows.percentiles)
                 self.assertIn(f"{without_status} malformed lines", r.errtext)
 
     # --- logfmt: a Kubernetes virtual kubelet (lnav's test logs)
