@@ -184,5 +184,35 @@ class RealDataTest(CliTestCase):
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual(r.out, merged(inputs))
 
+    def test_w3c_iis_merge_reads_date_and_time(self):
+        # IIS 8.5 (2015) and IIS 7.5 (2018-2019), each sorted. Directive lines have no
+        # timestamp: they travel with the record above (those before the first record, with it).
+        def records(name):
+            stamps = {x["line"]: x["ts"] for x in ref.read_w3c(REAL / name)[0]}
+            out, before_first = [], []
+            for n, line in enumerate(lines_of(name), 1):
+                if n in stamps:
+                    out.append((stamps[n], before_first + [line]))
+                    before_first = []
+                elif out:
+                    out[-1][1].append(line)
+                else:
+                    before_first.append(line)
+            return out
+
+        r = self.run_opsktl("merge", REAL / "iis_7.5.log", REAL / "iis_8.5.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.out, merged([records("iis_7.5.log"), records("iis_8.5.log")]))
+        # The time of day counts, not only the date: a range within one day.
+        since = dt.datetime(2015, 1, 13, 10, 16, 15, tzinfo=ref.UTC)
+        until = dt.datetime(2015, 1, 13, 13, 0, 56, tzinfo=ref.UTC)
+        inside = [rec for rec in records("iis_8.5.log") if since <= rec[0] <= until]
+        self.assertEqual(len(inside), 5)
+        r = self.run_opsktl("merge", "--since", "2015-01-13T10:16:15Z", "--until", "2015-01-13T13:00:56Z",
+                            REAL / "iis_8.5.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.out, merged([inside]))
+
+
 if __name__ == "__main__":
     main()
