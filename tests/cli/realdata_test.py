@@ -213,6 +213,21 @@ class RealDataTest(CliTestCase):
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual(r.out, merged([inside]))
 
+    # --- journald: `journalctl -o json` (lnav's test logs), two entries in the same microsecond
+    def test_journald_flapping_keeps_the_microseconds(self):
+        docs = ref.read_json_lines(REAL / "journald.json")
+        stamps = [int(d["__REALTIME_TIMESTAMP"]) for d in docs]
+        self.assertEqual(len(set(stamps)), 1)
+        ts = f"{stamps[0] // 10**6}.{stamps[0] % 10**6:06d}"
+        unit = docs[0]["_SYSTEMD_UNIT"]
+        r = self.run_opsktl("flapping", "--format", "tsv", "--event-regex", "GPS Reference", "-n", "1",
+                            REAL / "journald.json")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.rows(), [[unit, ts, ts, "2", "2"]])
+        r = self.run_opsktl("flapping", "--format", "tsv", "--event-regex", "GPS Reference", "-n", "2",
+                            REAL / "journald.json")
+        self.assertEqual((r.code, r.out), (1, b""), r.errtext)
+
 
 if __name__ == "__main__":
     main()
