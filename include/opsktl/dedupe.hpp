@@ -7,6 +7,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "opsktl/walker.hpp"
@@ -39,6 +40,10 @@ struct DedupeOptions {
   // Called with each duplicate name just before it is linked (tests use it to change the
   // tree between detection and linking).
   std::function<void(const std::string& path)> before_link;
+  // Called with each duplicate name at later steps of its linking: "verified" (after the
+  // re-checks and the byte compare, before the new link is made) and "made" (the new link
+  // exists under its temporary name; before the last check and the rename). Tests use it.
+  std::function<void(const std::string& path, std::string_view step)> at_step;
 };
 
 enum class DedupeAction { kKeep, kDup, kLinked, kSkipped };

@@ -68,8 +68,46 @@ void temp_location(const FileName& name, std::string& root, std::string& dir) {
   dir = relative_dir(chain);
 }
 
-std::string absolute_path_of(const FileName& name) {
-  return std::filesystem::absolute(name.path).lexically_normal().string();
+// The path of an open directory as the kernel resolved it (symlinks and ".." gone).
+bool fd_path(int dirfd, std::string& out) {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+  std::string buf(4096, '\0');
+  for (;;) {
+    ssize_t n = ::readlink(link, buf.data(), buf.size());
+    if (n < 0) return false;
+    if (static_cast<size_t>(n) < buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      break;
+    }
+    buf.resize(buf.size() * 2);
+  }
+  if (buf.empty() || buf[0] != '/') {  // not a path (a deleted directory still reads as one)
+    errno = ENOENT;
+    return false;
+  }
+  out = std::move(buf);
+  return true;
+}
+
+// Whether an open file is still the regular file recorded, unchanged.
+bool unchanged(int fd, const FileStamp& stamp) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && stamp_of(st) == stamp;
+}
+
+// Reads a file's stamp through its descriptor right after one of our own operations on it,
+// which moves its ctime and nothing else: takes the new ctime. Leaves `stamp` as it was and
+// returns false when anything else moved (a change that is not ours).
+bool take_own_ctime(int fd, FileStamp& stamp) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  FileStamp now = stamp_of(st);
+  if (now.dev != stamp.dev || now.ino != stamp.ino || now.size != stamp.size ||
+      now.mtime_ns != stamp.mtime_ns)
+    return false;
+  stamp.ctime_ns = now.ctime_ns;
+  return true;
 }
 
 // Opens the directory holding a file name, one component at a time from its root, never
@@ -291,6 +329,15 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
   std::string clone_base;
   FileStamp clone_stamp;
   bool have_clone = false;
+  // A symlink names the kept file by the directory actually opened, not by the path given.
+  std::string target;
+  if (options_.link == DedupeLink::kSymlink) {
+    if (!fd_path(kdir.get(), target)) {
+      return skip(0, {"error", "cannot tell the path of the kept file's directory: " + errno_message(errno)},
+                  kname.path);
+    }
+    target += target == "/" ? kbase : "/" + kbase;
+  }
 
   for (size_t j = 0; j < entries.size(); ++j) {
     const FileName& dname = names_[dup.names[j]];
@@ -323,6 +370,17 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
         }
       }
     }
+    if (options_.at_step) options_.at_step(dname.path, "verified");
+    // Nothing but our own operations may have touched either file since they were
+    // recorded: their ctimes are the ones read back right after each of those operations.
+    if (!unchanged(kfd.get(), keep.stamp)) {
+      skip(j, {"changed", "kept file " + kname.path + " changed while linking"}, dname.path);
+      return;
+    }
+    if (!unchanged(dfd.get(), dup.stamp)) {
+      skip(j, {"changed", "changed while linking"}, dname.path);
+      return;
+    }
     // The journal names the temporary link before it exists.
     std::string tmp;
     PendingTemp intent;
@@ -330,6 +388,8 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     TempKind kind = options_.link == DedupeLink::kSymlink ? TempKind::kSymlink
                     : (reflink && !have_clone)            ? TempKind::kReflink
                                                           : TempKind::kHardlink;
+    // Our own link operations on the kept inode (not on a clone) move its ctime.
+    bool touches_keep = kind == TempKind::kHardlink && !have_clone;
     intent.kind = kind;
     intent.target_dev = have_clone ? clone_stamp.dev : keep.stamp.dev;
     intent.target_ino = have_clone ? clone_stamp.ino : keep.stamp.ino;
@@ -353,7 +413,7 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
         const std::string& src = have_clone ? clone_base : kbase;
         made = ::linkat(src_dir, src.c_str(), ddir.get(), tmp.c_str(), 0);
       } else if (kind == TempKind::kSymlink) {
-        made = ::symlinkat(absolute_path_of(kname).c_str(), ddir.get(), tmp.c_str());
+        made = ::symlinkat(target.c_str(), ddir.get(), tmp.c_str());
       } else {
         int tfd =
             ::openat(ddir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -382,45 +442,80 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     }
     if (made != 0) {
       journal_->record_done(id);
-      std::string reason = (err == EXDEV && kind == TempKind::kHardlink) ? "device"
-                           : (kind == TempKind::kReflink &&
-                              (err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY))
+      if (err == EXDEV && kind == TempKind::kHardlink) {
+        // Another mount of the same file system (a bind mount): this name cannot share the
+        // kept inode, the other names of the duplicate may.
+        entries[j]->action = DedupeAction::kSkipped;
+        entries[j]->reason = "device";
+        ++result_.skipped["device"];
+        continue;
+      }
+      std::string reason = (kind == TempKind::kReflink &&
+                            (err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY))
                                ? "unsupported"
                                : "error";
       const char* verb = kind == TempKind::kReflink ? "cannot clone" : "cannot link";
       skip(j, {reason, std::string(verb) + ": " + errno_message(err)}, dname.path);
       return;
     }
-    // Our link changed the kept inode's ctime: record the new one (only that may differ).
-    auto refresh_keep = [&] {
-      struct stat kst {};
-      if (kind == TempKind::kHardlink && !have_clone && ::fstat(kfd.get(), &kst) == 0) {
-        FileStamp s = stamp_of(kst);
-        if (s.dev == keep.stamp.dev && s.ino == keep.stamp.ino && s.size == keep.stamp.size &&
-            s.mtime_ns == keep.stamp.mtime_ns && s.ctime_ns != keep.stamp.ctime_ns) {
-          keep.stamp.ctime_ns = s.ctime_ns;
-          journal_->record_hash(keep.stamp, keep.edge, keep.full);
-        }
-      }
-    };
-    refresh_keep();
-    // Last check just before the rename: both files still as recorded.
-    bool still = restat(ddir.get(), dbase, dup.stamp, st) && restat(kdir.get(), kbase, keep.stamp, st);
-    if (!still) {
+    // Removes the temporary name again; the kept inode's ctime moves with it.
+    auto undo = [&] {
       (void)::unlinkat(ddir.get(), tmp.c_str(), 0);
       journal_->record_done(id);
-      skip(j, {"changed", "changed just before linking"}, dname.path);
+      if (touches_keep) (void)take_own_ctime(kfd.get(), keep.stamp);
+    };
+    // Our link moved the kept inode's ctime: read back the new one at once. Anything else
+    // that moved is not ours.
+    bool keep_ok = !touches_keep || take_own_ctime(kfd.get(), keep.stamp);
+    if (!keep_ok) {
+      (void)::unlinkat(ddir.get(), tmp.c_str(), 0);
+      journal_->record_done(id);
+      skip(j, {"changed", "kept file " + kname.path + " changed while linking"}, dname.path);
+      return;
+    }
+    if (touches_keep) journal_->record_hash(keep.stamp, keep.edge, keep.full);
+    // The new name must lead to the kept inode (a symlink resolved as a reader would).
+    struct stat tst {};
+    bool leads =
+        kind == TempKind::kReflink
+            ? ::fstatat(ddir.get(), tmp.c_str(), &tst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(tst.st_mode)
+            : ::fstatat(ddir.get(), tmp.c_str(), &tst,
+                        kind == TempKind::kSymlink ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
+                  static_cast<uint64_t>(tst.st_dev) == intent.target_dev &&
+                  static_cast<uint64_t>(tst.st_ino) == intent.target_ino;
+    if (!leads) {
+      undo();
+      skip(j, {"changed", "the new link does not lead to the kept file " + kname.path}, dname.path);
+      return;
+    }
+    if (options_.at_step) options_.at_step(dname.path, "made");
+    // Last check just before the rename: both files still as recorded.
+    bool dup_still = restat(ddir.get(), dbase, dup.stamp, st);
+    bool keep_still = restat(kdir.get(), kbase, keep.stamp, st);
+    if (!dup_still || !keep_still) {
+      if (keep_still) {
+        undo();
+      } else {
+        // A change not ours: the kept file's recorded stamp stays, so nothing more is linked to it.
+        (void)::unlinkat(ddir.get(), tmp.c_str(), 0);
+        journal_->record_done(id);
+      }
+      skip(j,
+           {"changed", keep_still ? "changed just before linking"
+                                  : "kept file " + kname.path + " changed just before linking"},
+           dname.path);
       return;
     }
     if (::renameat(ddir.get(), tmp.c_str(), ddir.get(), dbase.c_str()) != 0) {
       int e = errno;
-      (void)::unlinkat(ddir.get(), tmp.c_str(), 0);
-      journal_->record_done(id);
+      undo();
       skip(j, {"error", "cannot rename over: " + errno_message(e)}, dname.path);
       return;
     }
     journal_->record_done(id);
-    refresh_keep();  // a rename changes the renamed inode's ctime too
+    // A rename moves the renamed inode's ctime too.
+    if (touches_keep && take_own_ctime(kfd.get(), keep.stamp))
+      journal_->record_hash(keep.stamp, keep.edge, keep.full);
     entries[j]->action = DedupeAction::kLinked;
     ++result_.linked;
     if (kind == TempKind::kReflink) {
@@ -433,14 +528,10 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
         journal_->record_hash(clone_stamp, keep.edge, keep.full);
       }
     }
-    // The duplicate lost a name: its ctime changed too.
+    // The duplicate lost a name: its ctime moved too (when names of it remain).
     struct stat dst {};
-    if (::fstat(dfd.get(), &dst) == 0 && dst.st_nlink > 0) {
-      FileStamp s = stamp_of(dst);
-      if (s.size == dup.stamp.size && s.mtime_ns == dup.stamp.mtime_ns) {
-        dup.stamp.ctime_ns = s.ctime_ns;
-        journal_->record_hash(dup.stamp, dup.edge, dup.full);
-      }
+    if (::fstat(dfd.get(), &dst) == 0 && dst.st_nlink > 0 && take_own_ctime(dfd.get(), dup.stamp)) {
+      journal_->record_hash(dup.stamp, dup.edge, dup.full);
     }
   }
 }
