@@ -166,6 +166,22 @@ class RealDataTest(CliTestCase):
                 self.assertEqual(r.code, 0, r.errtext)
                 self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"], status, top=0), 2)
 
+    def test_zeek_http_read_as_whitespace_separated_fields(self):
+        # fields splits on any whitespace: the user agent's spaces shift status_code to
+        # position 25, and the one uri with spaces shifts it again (that line is then malformed).
+        records = []
+        for line in (REAL / "zeek_http.log").read_text().splitlines():
+            f = line.split()
+            if not line.startswith("#") and len(f) >= 25 and f[24].isdigit() and len(f[24]) == 3:
+                records.append({"service": f[8], "path": f[9], "status": f[24]})
+        self.assertEqual(len(records), 13)
+        fields = ["--field", "service=9", "--field", "path=10", "--field", "status=25", "--field", "latency=0"]
+        for status in ("3xx", "2xx"):
+            with self.subTest(status=status):
+                r = self.eb("--log-format", "fields", *fields, "--status", status, "-k", "0", REAL / "zeek_http.log")
+                self.assertEqual(r.code, 0, r.errtext)
+                self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"], status, top=0), 2)
+
     # --- merge across real timestamp forms
     def test_merge_syslog_json_logfmt_inputs_in_time_order(self):
         def records(name, stamps):
