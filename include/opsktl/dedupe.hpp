@@ -81,6 +81,10 @@ struct DedupeResult {
   std::string state_path;
   // Files that could not be read or acted on (each also a reason for exit 1).
   std::vector<DedupeProblem> problems;
+  // Things worth a word that did not fail: damaged state records skipped (their files are
+  // rehashed), journal intents ignored, leftovers the next --apply removes. Not a reason
+  // for exit 1.
+  std::vector<DedupeProblem> warnings;
 };
 
 // $XDG_STATE_HOME/opsktl/dedupe-<hash of the absolute roots>.state, else

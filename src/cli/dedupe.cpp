@@ -135,6 +135,9 @@ Outcome run(const DedupeArgs& args) {
   }
   DedupeResult result = run_dedupe(options);
   progress.finish();
+  for (const DedupeProblem& warning : result.warnings) {
+    report_warning("{}: {}", printable(warning.path), warning.what);
+  }
   for (const DedupeProblem& problem : result.problems) {
     report_warning("{}: {}", printable(problem.path), problem.what);
   }

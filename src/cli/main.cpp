@@ -62,6 +62,10 @@ int run_main(int argc, char** argv) {
     } catch (const std::bad_alloc&) {
       report_error("out of memory");
       return kExitError;
+    } catch (const std::exception& e) {
+      // Not one of ours (std::filesystem, std::thread, a library): still one line, exit 2.
+      report_error("{}", e.what());
+      return kExitError;
     }
   }
   return kExitError;
@@ -76,6 +80,7 @@ int main(int argc, char** argv) {
   try {
     return opsktl::cli::run_main(argc, argv);
   } catch (...) {  // run_main reports and maps every error; this is the last resort
+    std::fputs("opsktl: internal error: unknown exception\n", stderr);
     return opsktl::cli::kExitError;
   }
 }

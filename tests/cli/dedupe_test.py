@@ -301,6 +301,71 @@ class DedupeTest(CliTestCase):
         rows = [line.split(b"\t") for line in proc.stdout.split(b"\n") if line]
         self.assertEqual({os.fsdecode(r[3]) for r in rows}, {str(self.tree / "a"), str(self.tree / "b")})
 
+    # The state file is untrusted input (dedupe runs as root from cron).
+
+    def assert_refused_unchanged(self, path, message):
+        before = (Path(path).read_bytes(), stat.S_IMODE(os.stat(path).st_mode), os.stat(path).st_uid)
+        result = self.run_opsktl("dedupe", "--format", "tsv", "--state", path, self.tree)
+        self.assertEqual(result.code, 2, result.errtext)
+        self.assertEqual(result.errtext, f"opsktl: dedupe: {path}: {message}\n")
+        self.assertEqual((Path(path).read_bytes(), stat.S_IMODE(os.stat(path).st_mode), os.stat(path).st_uid),
+                         before)
+
+    def test_state_option_never_damages_a_file_that_is_not_a_state_file(self):
+        self.write("tree/a", b"x")
+        notes = self.write("notes", b"no newline here")
+        os.chmod(notes, 0o644)
+        self.assert_refused_unchanged(
+            notes, "not a dedupe state file (no complete line); left unchanged "
+                   "(a new state file is made only where no file exists)")
+        lines = self.write("lines", b"line one\nline two\nlast")
+        os.chmod(lines, 0o644)
+        self.assert_refused_unchanged(lines, "not a dedupe state file (first line: not a JSON object); left unchanged")
+        empty = self.write("empty", b"")
+        self.assert_refused_unchanged(
+            empty, "empty file, not a dedupe state file; left unchanged "
+                   "(a new state file is made only where no file exists)")
+
+    def test_state_file_of_another_user_or_writable_by_others_is_refused(self):
+        self.write("tree/a", b"x")
+        self.assertEqual(self.dedupe().code, 0)
+        os.chmod(self.state, 0o660)
+        self.assert_refused_unchanged(
+            str(self.state), "state file is writable by group or others (mode 0660); refusing to use it "
+                             "(chmod go-w it if it is yours)")
+        os.chmod(self.state, 0o600)
+        if os.geteuid() != 0:
+            self.skipTest("chown to another user needs root")
+        os.chown(self.state, 4242, 4242)
+        self.assert_refused_unchanged(
+            str(self.state), "state file is owned by uid 4242, not by the running user (uid 0); refusing to use it")
+
+    def test_every_exit_2_has_a_message(self):
+        self.write("tree/a", b"x")
+        self.assertEqual(self.dedupe().code, 0)
+        good = self.state.read_bytes()
+        header_end = good.index(b"\n") + 1
+        for damage in (b'{"t":"roots","v":1,"roots":["/r%ZZ"]}\n',
+                       b'{"t":"roots","v":1,"roots":["' + b"a" * 100 + b'"]',
+                       b'{"t":"h","dev":1,"ino":2,"size":3,"mtime":4,"ctime":5,"edge":"zz"}\n',
+                       good[:header_end] + b'{"t":"h","dev":1,"ino":2,"size":3,"mtime":4,"ctime":5,"edge":"zz"}\n'):
+            with self.subTest(damage=damage):
+                self.state.write_bytes(damage)
+                result = self.dedupe()
+                self.assertIn(result.code, (0, 2))
+                self.assertNotEqual(result.errtext, "")
+                if result.code == 2:
+                    self.assertEqual(result.errtext.count("\n"), 1, result.errtext)
+                    self.assertTrue(result.errtext.startswith(f"opsktl: dedupe: {self.state}: "), result.errtext)
+        # A relative root while the working directory is gone: std::filesystem throws.
+        gone = self.dir / "gone"
+        gone.mkdir()
+        proc = subprocess.run(["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" dedupe --state "$3" x', "sh",
+                               str(gone), BIN, str(self.state)], capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stderr.count(b"\n"), 1, proc.stderr)
+        self.assertTrue(proc.stderr.startswith(b"opsktl: dedupe: "), proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
