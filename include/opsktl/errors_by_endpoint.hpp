@@ -62,6 +62,8 @@ struct ErrorsByEndpointResult {
   uint64_t error_lines = 0;
   uint64_t endpoints = 0;       // distinct endpoints with at least one request
   std::string first_malformed;  // "input:line" of the first malformed line, or empty
+  ParseStatus first_malformed_reason = ParseStatus::kOk;  // why that line is malformed
+  MalformedCounts malformed_reasons;                      // adds up to `malformed`
   std::vector<InputProblem> problems;
   std::vector<InputFormat> formats;  // one per input that could be opened
 };

@@ -147,8 +147,10 @@ struct FlappingResult {
   uint64_t services = 0;      // distinct services with a restart
   uint64_t alerts = 0;        // alerting restarts (every row count)
   uint64_t episodes = 0;
-  std::string first_malformed;  // "input:line", or empty
-  std::string first_late;       // "input:line", or empty
+  std::string first_malformed;                            // "input:line", or empty
+  ParseStatus first_malformed_reason = ParseStatus::kOk;  // why that line is malformed
+  MalformedCounts malformed_reasons;                      // adds up to `malformed`
+  std::string first_late;                                 // "input:line", or empty
   std::vector<FlappingProblem> problems;
 };
 

@@ -55,12 +55,73 @@ struct LogFormatConfig {
   std::string regex;           // for kRegex: RE2 pattern with named groups ts, service, ...
 };
 
+// Why a line is malformed (kOk: it is not). Parsers give the reasons of their format;
+// the analysers add those of the values they read (kBadStatus, kBadTimestamp and a
+// kNo... for a field a line lacks). Reported per reason (SPEC §1), so each has a name
+// for JSON and a text for messages.
+enum class ParseStatus : uint8_t {
+  kOk,
+  kLineTooLong,      // longer than the reader's line limit
+  kTooFewFields,     // fields: fewer than the highest --field position
+  kNoLatencyColumn,  // fields: one field short, and that field is the latency (the last)
+  kBadTimestamp,     // the ts field is not a timestamp opsktl reads
+  kBadStatus,        // the status field is not 3 digits
+  kInvalidJson,      // json: not exactly one valid JSON object
+  kInvalidLogfmt,    // logfmt: an unterminated quote or a value without a key
+  kNotCombined,      // combined: not an NCSA access log line
+  kNoRegexMatch,     // regex: the pattern does not match the line
+  kBadSyntax,        // another format's own layout does not match the line
+  // A field the analyser needs is absent (logfmt and json keys, regex groups that did
+  // not take part): kNoTs + FieldId, in FieldId order.
+  kNoTs,
+  kNoService,
+  kNoPath,
+  kNoStatus,
+  kNoLatency,
+  kNoEvent,
+  kNoMethod,
+  kNoClient,
+};
+inline constexpr size_t kParseStatusCount = static_cast<size_t>(ParseStatus::kNoClient) + 1;
+
+// The kNo... reason of a field.
+constexpr ParseStatus missing_field(FieldId id) {
+  return static_cast<ParseStatus>(static_cast<uint8_t>(ParseStatus::kNoTs) + static_cast<uint8_t>(id));
+}
+// "too_few_fields", "no_status", ... (stable: JSON output); "ok" for kOk.
+std::string_view parse_status_name(ParseStatus status);
+// "fewer fields than --field asks", "no status field", ... for messages.
+std::string_view parse_status_text(ParseStatus status);
+
+// What RecordParser::parse returns: a ParseStatus that tests true when the line parsed,
+// so `if (!parser.parse(line, record))` reads as before and `.status` says why not.
+struct ParseResult {
+  ParseStatus status = ParseStatus::kOk;
+  constexpr ParseResult(ParseStatus s) : status(s) {}  // NOLINT(google-explicit-constructor)
+  constexpr explicit operator bool() const { return status == ParseStatus::kOk; }
+};
+
+// Malformed lines by reason, for a result's summary.
+struct MalformedCounts {
+  std::array<uint64_t, kParseStatusCount> by_reason{};  // [kOk] stays 0
+  void add(ParseStatus status, uint64_t n = 1) { by_reason[static_cast<size_t>(status)] += n; }
+  void add(const MalformedCounts& other) {
+    for (size_t i = 0; i < kParseStatusCount; ++i) by_reason[i] += other.by_reason[i];
+  }
+  uint64_t total() const {
+    uint64_t sum = 0;
+    for (uint64_t n : by_reason) sum += n;
+    return sum;
+  }
+};
+
 class RecordParser {
  public:
   virtual ~RecordParser() = default;
-  // Fills `record` from `line` (without its newline; a trailing '\r' is ignored). False
-  // when the line lacks a field the format promises: the caller counts it as malformed.
-  virtual bool parse(std::string_view line, Record& record) = 0;
+  // Fills `record` from `line` (without its newline; a trailing '\r' is ignored). Not
+  // kOk when the line does not have the format's layout: the caller counts it as
+  // malformed, for that reason. A field the format may lack is left empty, not an error.
+  virtual ParseResult parse(std::string_view line, Record& record) = 0;
   // Whether records from this parser can carry `id` at all.
   virtual bool provides(FieldId id) const = 0;
   // Called before the lines of each input, with its name as given ("-" is standard
@@ -69,11 +130,12 @@ class RecordParser {
 };
 
 // Whitespace-separated positional fields. A line with fewer fields than the highest
-// configured position is malformed.
+// configured position is malformed: kNoLatencyColumn when only the last is missing and
+// it is the latency, else kTooFewFields (fields_shortage gives the same verdict).
 class FieldsParser final : public RecordParser {
  public:
   explicit FieldsParser(const FieldPositions& positions);
-  bool parse(std::string_view line, Record& record) override;
+  ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override { return positions_[static_cast<size_t>(id)] > 0; }
 
  private:
@@ -81,6 +143,13 @@ class FieldsParser final : public RecordParser {
   std::array<int8_t, 64> field_at_{};  // position (1..63) -> FieldId + 1, 0 when unused
   int last_ = 0;
 };
+
+// Why a fields-format line of `fields` fields is malformed, when `last` (the highest
+// position) is more than it has and `last_is_latency` says whether that position is the
+// latency's.
+constexpr ParseStatus fields_shortage(int fields, int last, bool last_is_latency) {
+  return last_is_latency && fields == last - 1 ? ParseStatus::kNoLatencyColumn : ParseStatus::kTooFewFields;
+}
 
 // The parser for `config` (kAuto gives the fields parser: resolve auto per input with
 // sniff_log_format first). Throws opsktl::Error "--regex: REASON" when the regex does

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <thread>
 
@@ -135,6 +136,39 @@ std::optional<Micros> build_time_bound(const std::string& value, const char* opt
                      value + "'");
   }
   return bound;
+}
+
+void add_malformed_summary(nlohmann::ordered_json& summary, ParseStatus first_reason,
+                           const MalformedCounts& counts) {
+  if (first_reason != ParseStatus::kOk) summary["first_malformed_reason"] = parse_status_name(first_reason);
+  nlohmann::ordered_json reasons = nlohmann::ordered_json::object();
+  for (size_t i = 1; i < kParseStatusCount; ++i) {
+    if (counts.by_reason[i] > 0)
+      reasons[std::string(parse_status_name(static_cast<ParseStatus>(i)))] = counts.by_reason[i];
+  }
+  summary["malformed_reasons"] = std::move(reasons);
+}
+
+void report_malformed(uint64_t count, const std::string& first, ParseStatus first_reason,
+                      const MalformedCounts& counts) {
+  if (count == 0) return;
+  report_warning("{} malformed line{} skipped (first at {}: {})", count, count == 1 ? "" : "s", first,
+                 parse_status_text(first_reason));
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  // Most frequent first; equal counts in the order of the reasons.
+  std::vector<size_t> order;
+  for (size_t i = 1; i < kParseStatusCount; ++i) {
+    if (counts.by_reason[i] > 0) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return counts.by_reason[a] > counts.by_reason[b]; });
+  std::string text;
+  for (size_t i : order) {
+    if (!text.empty()) text += ", ";
+    text += std::to_string(counts.by_reason[i]) + " " +
+            std::string(parse_status_text(static_cast<ParseStatus>(i)));
+  }
+  report_debug("malformed lines by reason: {}", text);
 }
 
 }  // namespace opsktl::cli

@@ -47,6 +47,15 @@ OutputFormat build_output_format(const CommonOptions& options);
 int build_thread_count(const CommonOptions& options);
 LogFormatConfig build_log_format(const LogInputOptions& options, const FieldPositions& defaults);
 TimeContext build_time_context(const LogInputOptions& options);
+// Malformed lines of a log subcommand: the JSON summary's "first_malformed_reason" and
+// "malformed_reasons" (name -> count, every reason with a line), and the warning at the
+// end, "N malformed lines skipped (first at FILE:LINE: REASON)", with -v a count per
+// reason.
+void add_malformed_summary(nlohmann::ordered_json& summary, ParseStatus first_reason,
+                           const MalformedCounts& counts);
+void report_malformed(uint64_t count, const std::string& first, ParseStatus first_reason,
+                      const MalformedCounts& counts);
+
 std::optional<Micros> build_time_bound(const std::string& value, const char* option,
                                        const TimeContext& context);
 

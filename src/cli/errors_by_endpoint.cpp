@@ -138,12 +138,11 @@ Outcome run(const ErrorsByEndpointArgs& args) {
                                     {"error_lines", result.error_lines},
                                     {"endpoints", result.endpoints}};
   if (!result.first_malformed.empty()) summary["first_malformed"] = result.first_malformed;
+  add_malformed_summary(summary, result.first_malformed_reason, result.malformed_reasons);
   out.finish(summary);
 
-  if (result.malformed > 0) {
-    report_warning("{} malformed line{} skipped (first at {})", result.malformed,
-                   result.malformed == 1 ? "" : "s", result.first_malformed);
-  }
+  report_malformed(result.malformed, result.first_malformed, result.first_malformed_reason,
+                   result.malformed_reasons);
   if (!result.problems.empty()) return Outcome::kError;
   return result.rows.empty() ? Outcome::kNothingFound : Outcome::kFound;
 }

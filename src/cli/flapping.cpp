@@ -208,13 +208,12 @@ Outcome run(const FlappingArgs& args) {
                                     {"alerts", result.alerts},     {"episodes", result.episodes}};
   if (!every) summary["episodes"] = result.episodes;
   if (!result.first_malformed.empty()) summary["first_malformed"] = result.first_malformed;
+  add_malformed_summary(summary, result.first_malformed_reason, result.malformed_reasons);
   if (!result.first_late.empty()) summary["first_late"] = result.first_late;
   out.finish(summary);
 
-  if (result.malformed > 0) {
-    report_warning("{} malformed line{} skipped (first at {})", result.malformed,
-                   result.malformed == 1 ? "" : "s", result.first_malformed);
-  }
+  report_malformed(result.malformed, result.first_malformed, result.first_malformed_reason,
+                   result.malformed_reasons);
   if (result.late > 0) {
     report_warning("{} late restart{} skipped (first at {}); --reorder DUR places restarts up to DUR late",
                    result.late, result.late == 1 ? "" : "s", result.first_late);

@@ -133,7 +133,7 @@ CombinedParser::CombinedParser(std::string service) : fixed_service_(std::move(s
 
 void CombinedParser::begin_input(std::string_view name) { file_service_ = service_from_file_name(name); }
 
-bool CombinedParser::parse(std::string_view line, Record& record) {
+ParseResult CombinedParser::parse(std::string_view line, Record& record) {
   record = Record{};
   const char* p = line.data();
   const char* end = p + line.size();
@@ -143,37 +143,37 @@ bool CombinedParser::parse(std::string_view line, Record& record) {
   int count = 0;
   for (;;) {
     p = skip_spaces(p, end);
-    if (p == end) return false;
+    if (p == end) return ParseStatus::kNotCombined;
     if (*p == '[') break;
-    if (count == 4) return false;
+    if (count == 4) return ParseStatus::kNotCombined;
     const char* t = token_end(p, end);
     tokens[count++] = view(p, t);
     p = t;
   }
-  if (count < 3) return false;
+  if (count < 3) return ParseStatus::kNotCombined;
   std::string_view vhost;
   if (count == 4) vhost = tokens[0];
   record[FieldId::kClient] = tokens[count - 3];
 
   const char* close = static_cast<const char*>(std::memchr(p, ']', static_cast<size_t>(end - p)));
-  if (close == nullptr) return false;
+  if (close == nullptr) return ParseStatus::kNotCombined;
   record[FieldId::kTs] = view(p + 1, close);
   p = skip_spaces(close + 1, end);
 
-  if (p == end || *p != '"') return false;
+  if (p == end || *p != '"') return ParseStatus::kNotCombined;
   const char* request_end = closing_quote(p + 1, end);
-  if (request_end == nullptr) return false;
+  if (request_end == nullptr) return ParseStatus::kNotCombined;
   if (!parse_request(view(p + 1, request_end), record[FieldId::kMethod], record[FieldId::kPath])) {
-    return false;
+    return ParseStatus::kNotCombined;
   }
   p = skip_spaces(request_end + 1, end);
 
   const char* t = token_end(p, end);
-  if (t == p) return false;
+  if (t == p) return ParseStatus::kNotCombined;
   record[FieldId::kStatus] = view(p, t);
   p = skip_spaces(t, end);
   const char* bytes_end = token_end(p, end);  // bytes sent: a number or "-", always written
-  if (bytes_end == p) return false;
+  if (bytes_end == p) return ParseStatus::kNotCombined;
   p = skip_spaces(bytes_end, end);
 
   // Referer, user agent and whatever the format appends.
@@ -182,7 +182,7 @@ bool CombinedParser::parse(std::string_view line, Record& record) {
   while (p < end) {
     if (*p == '"') {
       const char* q = closing_quote(p + 1, end);
-      if (q == nullptr) return false;
+      if (q == nullptr) return ParseStatus::kNotCombined;
       p = skip_spaces(q + 1, end);
       trailing_is_last = false;
       continue;
@@ -195,7 +195,7 @@ bool CombinedParser::parse(std::string_view line, Record& record) {
       const char* value_start = p;
       if (p < end && *p == '"') {
         const char* q = closing_quote(p + 1, end);
-        if (q == nullptr) return false;
+        if (q == nullptr) return ParseStatus::kNotCombined;
         value_start = p + 1;
         p = q;
       } else {
@@ -242,7 +242,7 @@ bool CombinedParser::parse(std::string_view line, Record& record) {
   } else {
     record[FieldId::kService] = file_service_;
   }
-  return true;
+  return ParseStatus::kOk;
 }
 
 }  // namespace opsktl

@@ -11,7 +11,7 @@ class CombinedParser final : public RecordParser {
  public:
   // `service` (from --service) replaces every line's service when not empty.
   explicit CombinedParser(std::string service);
-  bool parse(std::string_view line, Record& record) override;
+  ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override { return id != FieldId::kEvent; }
   void begin_input(std::string_view name) override;
 

@@ -53,12 +53,14 @@ struct WorkUnit {
   // Filled in by the worker:
   uint64_t lines = 0;
   uint64_t first_malformed = 0;  // line number within the unit, 0 if none
+  ParseStatus first_reason = ParseStatus::kOk;
   std::string problem;
 };
 
 struct Worker {
   KeyTable<EndpointStats> table;
-  uint64_t lines = 0, malformed = 0, filtered_out = 0, error_lines = 0;
+  uint64_t lines = 0, filtered_out = 0, error_lines = 0;
+  MalformedCounts malformed;
 };
 
 constexpr size_t kStopNone = SIZE_MAX;
@@ -72,6 +74,7 @@ class Counter {
     status_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kStatus)]);
     latency_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kLatency)]);
     fields_latency_ = options.log_format.positions[static_cast<size_t>(FieldId::kLatency)] > 0;
+    latency_last_ = fields_latency_ && latency_slot_ == layout_.last - 1;
     key_in_place_ = true;
     for (size_t i = 0; i < options.by.size(); ++i) {
       int slot = static_cast<int>(layout_.slot[static_cast<size_t>(options.by[i])]);
@@ -117,21 +120,25 @@ class Counter {
     LineReader reader(stream, options_.reader);
     Line line;
     Record record;
-    uint64_t malformed_before = worker.malformed;
-    auto malformed = [&] {
-      ++worker.malformed;
-      if (unit.first_malformed == 0) unit.first_malformed = reader.line_number();
+    bool malformed_seen = false;
+    auto malformed = [&](ParseStatus reason) {
+      worker.malformed.add(reason);
+      malformed_seen = true;
+      if (unit.first_malformed == 0) {
+        unit.first_malformed = reader.line_number();
+        unit.first_reason = reason;
+      }
     };
     while (reader.next(line)) {
       if (line.continuation) continue;
       ++unit.lines;
       if ((unit.lines & 4095) == 0 && stop.load(std::memory_order_relaxed) < unit_index) break;
       if (!line.whole()) {
-        malformed();
+        malformed(ParseStatus::kLineTooLong);
       } else {
         count_line(strip_cr(line.text), record, worker, malformed);
       }
-      if (options_.strict && worker.malformed != malformed_before) {
+      if (options_.strict && malformed_seen) {
         size_t current = stop.load();
         while (unit_index < current && !stop.compare_exchange_weak(current, unit_index)) {
         }
@@ -152,11 +159,15 @@ class Counter {
   void run_fields(ByteStream& stream, WorkUnit& unit, Worker& worker) {
     LineBlockReader reader(stream, options_.reader);
     LineBlock block;
-    uint64_t lines = 0, malformed = 0, error_lines = 0;
+    uint64_t lines = 0, error_lines = 0;
+    MalformedCounts malformed;    // rare: touched only on a malformed line
     uint64_t lines_reported = 0;  // to read_progress(), once per block
-    auto note_malformed = [&] {
-      ++malformed;
-      if (unit.first_malformed == 0) unit.first_malformed = lines;
+    auto note_malformed = [&](ParseStatus reason) {
+      malformed.add(reason);
+      if (unit.first_malformed == 0) {
+        unit.first_malformed = lines;
+        unit.first_reason = reason;
+      }
     };
     struct Pending {
       const char* key;  // in the block, which stays valid until the batch is counted
@@ -183,11 +194,12 @@ class Counter {
     auto count_line = [&](const FieldsLine& line) __attribute__((always_inline)) {
       ++lines;
       if (line.fields < last) {
-        if (line.fields != 0) note_malformed();  // else blank
+        if (line.fields != 0)
+          note_malformed(fields_shortage(line.fields, last, latency_last_));  // else blank
         return;
       }
       int status = parse_status(line.field(status_slot_));
-      if (status < 0) return note_malformed();
+      if (status < 0) return note_malformed(ParseStatus::kBadStatus);
       const uint8_t error = options_.error_statuses.contains(status) ? 1 : 0;
       error_lines += error;
       std::optional<uint64_t> us;
@@ -212,7 +224,7 @@ class Counter {
       while (reader.next(block)) {
         if (block.overlong) {
           ++lines;
-          note_malformed();
+          note_malformed(ParseStatus::kLineTooLong);
           continue;
         }
         scan_fields_lines(block.text, layout_, count_line);
@@ -222,13 +234,13 @@ class Counter {
       }
     } catch (...) {
       unit.lines += lines;
-      worker.malformed += malformed;
+      worker.malformed.add(malformed);
       worker.error_lines += error_lines;
       throw;
     }
     unit.lines += lines;
     worker.lines += lines;
-    worker.malformed += malformed;
+    worker.malformed.add(malformed);
     worker.error_lines += error_lines;
   }
 
@@ -266,12 +278,17 @@ class Counter {
   template <typename Malformed>
   void count_line(std::string_view text, Record& record, Worker& worker, Malformed&& malformed) {
     if (is_blank(text)) return;
-    if (!parser_->parse(text, record)) return malformed();
+    if (ParseResult parsed = parser_->parse(text, record); !parsed) return malformed(parsed.status);
     int status = parse_status(record[FieldId::kStatus]);
-    if (status < 0) return malformed();
+    if (status < 0) {
+      return malformed(record[FieldId::kStatus].empty() ? missing_field(FieldId::kStatus)
+                                                        : ParseStatus::kBadStatus);
+    }
     if (filter_time_) {
       auto ts = parse_timestamp(record[FieldId::kTs], options_.time_context);
-      if (!ts) return malformed();
+      if (!ts)
+        return malformed(record[FieldId::kTs].empty() ? missing_field(FieldId::kTs)
+                                                      : ParseStatus::kBadTimestamp);
       if ((options_.since && *ts < *options_.since) || (options_.until && *ts > *options_.until)) {
         ++worker.filtered_out;
         return;
@@ -316,6 +333,7 @@ class Counter {
   int status_slot_ = -1;
   int latency_slot_ = -1;
   bool fields_latency_ = false;         // the layout has a latency position
+  bool latency_last_ = false;           // ... and it is the highest
   std::vector<int> by_slots_;           // of the --by fields, -1 when lines have none
   std::vector<size_t> key_slots_;       // the same, valid when key_in_place_
   bool key_in_place_ = false;           // the --by fields are consecutive, in order
@@ -400,10 +418,10 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
     }
     if (input.regular_fd() >= 0 && threads > 1 && input.size() >= options.split_min_bytes) {
       for (ByteRange range : split_at_lines(input.regular_fd(), input.size(), threads)) {
-        units.push_back(WorkUnit{i, true, range, 0, 0, {}});
+        units.push_back(WorkUnit{i, true, range, 0, 0, ParseStatus::kOk, {}});
       }
     } else {
-      units.push_back(WorkUnit{i, false, {}, 0, 0, {}});
+      units.push_back(WorkUnit{i, false, {}, 0, 0, ParseStatus::kOk, {}});
     }
   }
 
@@ -445,24 +463,27 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
     if (unit.first_malformed != 0 && result.first_malformed.empty()) {
       result.first_malformed =
           options.inputs[unit.input] + ":" + std::to_string(lines_before[u] + unit.first_malformed);
+      result.first_malformed_reason = unit.first_reason;
     }
     if (!unit.problem.empty()) result.problems.push_back({options.inputs[unit.input], unit.problem});
   }
   if (stop.load() != kStopNone) {
-    throw Error(result.first_malformed + ": malformed line (--strict)");
+    throw Error(result.first_malformed + ": malformed line (--strict): " +
+                std::string(parse_status_text(result.first_malformed_reason)));
   }
 
   // Merge the workers' tables into the first.
   KeyTable<EndpointStats>& table = workers[0].table;
   for (Worker& worker : workers) {
     result.lines += worker.lines;
-    result.malformed += worker.malformed;
+    result.malformed_reasons.add(worker.malformed);
     result.filtered_out += worker.filtered_out;
     result.error_lines += worker.error_lines;
     if (&worker == workers.data()) continue;
     for (auto& entry : worker.table.entries())
       merge_stats(table.find_or_insert(entry.key, entry.hash), entry.value);
   }
+  result.malformed = result.malformed_reasons.total();
   result.endpoints = table.size();
 
   // Rank the endpoints that saw at least one error.

@@ -527,7 +527,7 @@ class Detection {
     InputParser& in = parsers_[input];
     if (in.refused) return;
     ++result_.lines;
-    if (!whole) return malformed(input, number);
+    if (!whole) return malformed(input, number, ParseStatus::kLineTooLong);
     text = strip_cr(text);
     if (is_blank(text)) return;
     if (!in.parser) {
@@ -543,7 +543,7 @@ class Detection {
     if (read_ahead && in.short_fields && text.size() < kLineReadAhead) {
       std::array<std::string_view, 3> fields;  // ts, service, event
       if (!ShortLineFields::split(text, short_positions_, short_last_, fields))
-        return malformed(input, number);
+        return malformed(input, number, ParseStatus::kTooFewFields);
       if (!is_restart(fields[2], text, false)) return;
       service = fields[1];
       Micros instant = 0;
@@ -553,14 +553,17 @@ class Detection {
         ts = parse_timestamp(fields[0], options_.time_context);
       }
     } else {
-      if (!in.parser->parse(text, record_)) return malformed(input, number);
+      if (ParseResult parsed = in.parser->parse(text, record_); !parsed)
+        return malformed(input, number, parsed.status);
       std::string_view event = record_[FieldId::kEvent];
       if (!is_restart(event, text, in.event_to_end)) return;
       service = record_[FieldId::kService];
-      if (service.empty()) return malformed(input, number);
-      ts = parse_timestamp(record_[FieldId::kTs], options_.time_context);
+      if (service.empty()) return malformed(input, number, missing_field(FieldId::kService));
+      std::string_view ts_text = record_[FieldId::kTs];
+      ts = parse_timestamp(ts_text, options_.time_context);
+      if (!ts && ts_text.empty()) return malformed(input, number, missing_field(FieldId::kTs));
     }
-    if (!ts) return malformed(input, number);
+    if (!ts) return malformed(input, number, ParseStatus::kBadTimestamp);
     if ((options_.since && *ts < *options_.since) || (options_.until && *ts > *options_.until)) {
       ++result_.filtered_out;
       return;
@@ -624,7 +627,7 @@ class Detection {
     auto on_line = [&](const FieldsLine& line) __attribute__((always_inline)) {
       ++lines;
       if (line.fields < last) {
-        if (line.fields != 0) on_malformed(lines);  // else blank
+        if (line.fields != 0) on_malformed(lines, ParseStatus::kTooFewFields);  // else blank
         return;
       }
       if (!event_word_.matches(field(line, event_slot), limit)) return;
@@ -632,7 +635,7 @@ class Detection {
       Micros ts = 0;
       if (!ten_digit_epoch(ts_text, ts)) {
         std::optional<Micros> parsed = parse_timestamp(ts_text, options_.time_context);
-        if (!parsed) return on_malformed(lines);
+        if (!parsed) return on_malformed(lines, ParseStatus::kBadTimestamp);
         ts = *parsed;
       }
       if (bounded && (ts < since || ts > until)) {
@@ -645,7 +648,7 @@ class Detection {
       while (blocks.next(block)) {
         if (block.overlong) {
           ++lines;
-          on_malformed(lines);
+          on_malformed(lines, ParseStatus::kLineTooLong);
           continue;
         }
         limit = block.text.data() + block.text.size();
@@ -670,7 +673,7 @@ class Detection {
                                           [&](std::string_view name) { return detector_.intern(name); });
       restart(id, ts, input, number);
     };
-    auto on_malformed = [&](uint64_t number) { malformed(input, number); };
+    auto on_malformed = [&](uint64_t number, ParseStatus reason) { malformed(input, number, reason); };
     try {
       scan_restarts(stream, counts, on_restart, on_malformed);
     } catch (...) {
@@ -702,9 +705,10 @@ class Detection {
     std::vector<ChunkRestart> restarts;
     std::vector<std::string> new_services;  // the worker's next ids, first seen here
     ScanCounts counts;
-    uint64_t malformed = 0;
+    MalformedCounts malformed;
     uint64_t first_malformed = 0;  // within the chunk, 0 if none
-    std::string problem;           // a read error ends the chunk (and the input)
+    ParseStatus first_reason = ParseStatus::kOk;
+    std::string problem;  // a read error ends the chunk (and the input)
     bool ready = false;
   };
   struct ChunkWorker {
@@ -736,8 +740,12 @@ class Detection {
       });
       chunk.restarts.push_back(ChunkRestart{ts, static_cast<uint32_t>(number), id});
     };
-    auto on_malformed = [&](uint64_t number) {
-      if (chunk.malformed++ == 0) chunk.first_malformed = number;
+    auto on_malformed = [&](uint64_t number, ParseStatus reason) {
+      if (chunk.first_malformed == 0) {
+        chunk.first_malformed = number;
+        chunk.first_reason = reason;
+      }
+      chunk.malformed.add(reason);
     };
     try {
       auto stream = make_range_stream(fd, chunk.range.begin, chunk.range.end);
@@ -771,11 +779,14 @@ class Detection {
   bool count_chunk(Chunk& chunk, uint32_t input, uint64_t base, std::vector<ChunkWorker>& workers) {
     ChunkWorker& worker = workers[chunk.worker];
     for (const std::string& name : chunk.new_services) worker.detector_ids.push_back(detector_.intern(name));
-    bool malformed_pending = chunk.malformed > 0;
+    bool malformed_pending = chunk.first_malformed > 0;
     auto count_malformed = [&] {
       malformed_pending = false;
-      malformed(input, base + chunk.first_malformed);  // throws under --strict
-      result_.malformed += chunk.malformed - 1;
+      malformed(input, base + chunk.first_malformed, chunk.first_reason);  // throws under --strict
+      MalformedCounts rest = chunk.malformed;
+      --rest.by_reason[static_cast<size_t>(chunk.first_reason)];  // counted just now
+      result_.malformed_reasons.add(rest);
+      result_.malformed += rest.total();
     };
     for (const ChunkRestart& r : chunk.restarts) {
       if (malformed_pending && r.line > chunk.first_malformed) count_malformed();
@@ -912,13 +923,16 @@ class Detection {
     }
   }
 
-  void malformed(uint32_t input, uint64_t number) {
+  void malformed(uint32_t input, uint64_t number, ParseStatus reason) {
     ++result_.malformed;
+    result_.malformed_reasons.add(reason);
     if (result_.first_malformed.empty()) {
       result_.first_malformed = options_.inputs[input] + ":" + std::to_string(number);
+      result_.first_malformed_reason = reason;
     }
     if (options_.strict) {
-      throw StrictStop(options_.inputs[input] + ":" + std::to_string(number) + ": malformed line (--strict)");
+      throw StrictStop(options_.inputs[input] + ":" + std::to_string(number) +
+                       ": malformed line (--strict): " + std::string(parse_status_text(reason)));
     }
   }
 

@@ -607,13 +607,13 @@ JsonParser::JsonParser(const FieldKeys& keys) : impl_(std::make_unique<Impl>(key
 
 JsonParser::~JsonParser() = default;
 
-bool JsonParser::parse(std::string_view line, Record& record) {
+ParseResult JsonParser::parse(std::string_view line, Record& record) {
   record = Record{};
   size_t begin = 0;
   while (begin < line.size() && (line[begin] == ' ' || line[begin] == '\t')) ++begin;
   line.remove_prefix(begin);
   while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
-  if (line.empty() || line.front() != '{') return false;
+  if (line.empty() || line.front() != '{') return ParseStatus::kInvalidJson;
 
   Impl& impl = *impl_;
   impl.text = Text{line.data(), line.data() + line.size()};
@@ -622,11 +622,11 @@ bool JsonParser::parse(std::string_view line, Record& record) {
   impl.rank.fill(UINT8_MAX);
   impl.escaped.fill(false);
   const char* p = impl.read_object(line.data() + 1, impl.nodes[0], 1);
-  if (p != impl.end) return false;  // invalid, or something after the object
+  if (p != impl.end) return ParseStatus::kInvalidJson;  // invalid, or something after the object
   for (size_t f = 0; f < kFieldCount; ++f) {
     if (impl.escaped[f]) record.fields[f] = decode_string(record.fields[f], impl.storage[f]);
   }
-  return true;
+  return ParseStatus::kOk;
 }
 
 }  // namespace opsktl

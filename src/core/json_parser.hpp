@@ -17,7 +17,7 @@ class JsonParser final : public RecordParser {
  public:
   explicit JsonParser(const FieldKeys& keys);
   ~JsonParser() override;
-  bool parse(std::string_view line, Record& record) override;
+  ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override { return provided_[static_cast<size_t>(id)]; }
 
  private:

@@ -24,10 +24,10 @@ class ServiceOverride final : public RecordParser {
  public:
   ServiceOverride(std::unique_ptr<RecordParser> inner, std::string service)
       : inner_(std::move(inner)), service_(std::move(service)) {}
-  bool parse(std::string_view line, Record& record) override {
-    if (!inner_->parse(line, record)) return false;
-    record[FieldId::kService] = service_;
-    return true;
+  ParseResult parse(std::string_view line, Record& record) override {
+    ParseResult result = inner_->parse(line, record);
+    if (result) record[FieldId::kService] = service_;
+    return result;
   }
   bool provides(FieldId id) const override { return id == FieldId::kService || inner_->provides(id); }
   void begin_input(std::string_view name) override { inner_->begin_input(name); }

@@ -50,7 +50,7 @@ LogfmtParser::LogfmtParser(const FieldKeys& keys) : lookup_(record_keys(keys)) {
   for (const RecordKey& key : lookup_.keys()) provided_[static_cast<size_t>(key.field)] = true;
 }
 
-bool LogfmtParser::parse(std::string_view line, Record& record) {
+ParseResult LogfmtParser::parse(std::string_view line, Record& record) {
   record = Record{};
   std::array<uint8_t, kFieldCount> rank{};
   rank.fill(UINT8_MAX);
@@ -63,14 +63,14 @@ bool LogfmtParser::parse(std::string_view line, Record& record) {
     const char* key_start = p;
     while (p < end && *p != '=' && !is_space(*p)) ++p;
     std::string_view key(key_start, static_cast<size_t>(p - key_start));
-    if (key.empty()) return false;  // "=value"
+    if (key.empty()) return ParseStatus::kInvalidLogfmt;  // "=value"
     std::string_view value;
     bool has_escape = false;
     if (p < end && *p == '=') {
       ++p;
       if (p < end && *p == '"') {
         const char* close = closing_quote(p + 1, end);
-        if (close == nullptr) return false;  // unterminated quote
+        if (close == nullptr) return ParseStatus::kInvalidLogfmt;  // unterminated quote
         value = std::string_view(p + 1, static_cast<size_t>(close - p - 1));
         has_escape = std::memchr(value.data(), '\\', value.size()) != nullptr;
         p = close + 1;
@@ -92,7 +92,7 @@ bool LogfmtParser::parse(std::string_view line, Record& record) {
   for (size_t f = 0; f < kFieldCount; ++f) {
     if (escaped[f]) record.fields[f] = unescape_quoted(record.fields[f], storage_[f]);
   }
-  return true;
+  return ParseStatus::kOk;
 }
 
 }  // namespace opsktl

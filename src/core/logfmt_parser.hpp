@@ -14,7 +14,7 @@ namespace opsktl {
 class LogfmtParser final : public RecordParser {
  public:
   explicit LogfmtParser(const FieldKeys& keys);
-  bool parse(std::string_view line, Record& record) override;
+  ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override { return provided_[static_cast<size_t>(id)]; }
 
  private:

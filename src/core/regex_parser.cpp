@@ -38,12 +38,12 @@ RegexParser::~RegexParser() = default;
 
 bool RegexParser::provides(FieldId id) const { return impl_->group_of[static_cast<size_t>(id)] != 0; }
 
-bool RegexParser::parse(std::string_view line, Record& record) {
+ParseResult RegexParser::parse(std::string_view line, Record& record) {
   record = Record{};
   Impl& impl = *impl_;
   if (!impl.re.Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::UNANCHORED,
                      impl.groups.data(), static_cast<int>(impl.groups.size()))) {
-    return false;
+    return ParseStatus::kNoRegexMatch;
   }
   for (size_t f = 0; f < kFieldCount; ++f) {
     if (int g = impl.group_of[f]; g != 0) {
@@ -51,7 +51,7 @@ bool RegexParser::parse(std::string_view line, Record& record) {
       if (piece.data() != nullptr) record.fields[f] = std::string_view(piece.data(), piece.size());
     }
   }
-  return true;
+  return ParseStatus::kOk;
 }
 
 }  // namespace opsktl

@@ -13,7 +13,7 @@ class RegexParser final : public RecordParser {
   // Throws opsktl::Error "--regex: RE2'S MESSAGE" when the pattern does not compile.
   explicit RegexParser(const std::string& pattern);
   ~RegexParser() override;
-  bool parse(std::string_view line, Record& record) override;
+  ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override;
 
  private:

@@ -238,7 +238,9 @@ class ErrorsByEndpointTest(CliTestCase):
                                                "p50_ms": 30.0, "p99_ms": 40.0, "service": "b", "path": "/y"})
         self.assertIsNone(doc["endpoints"][2]["p50_ms"])
         self.assertEqual(doc["summary"], {"lines": 7, "malformed": 1, "filtered_out": 0, "error_lines": 4,
-                                          "endpoints": 4, "first_malformed": f"{path}:7"})
+                                          "endpoints": 4, "first_malformed": f"{path}:7",
+                                          "first_malformed_reason": "too_few_fields",
+                                          "malformed_reasons": {"too_few_fields": 1}})
 
     def test_json_escapes_invalid_utf8(self):
         path = self.write("a.log", b"t s\xff /a\xc3 500 1\n")
@@ -331,16 +333,86 @@ class ErrorsByEndpointTest(CliTestCase):
         r = self.run_opsktl("errors-by-endpoint", path)
         self.assertEqual(r.code, 0)
         self.assertEqual(r.rows()[0][:2], ["2", "2"])
-        self.assertEqual(r.errtext, f"opsktl: errors-by-endpoint: 3 malformed lines skipped (first at {path}:2)\n")
+        # Line 2 lacks the status and latency fields; 3 and 4 have a status that is not 3 digits.
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 3 malformed lines skipped "
+                                    f"(first at {path}:2: fewer fields than --field asks)\n")
         q = self.run_opsktl("errors-by-endpoint", "-q", path)
         self.assertEqual(q.err, b"")
+        v = self.run_opsktl("errors-by-endpoint", "-v", path)
+        self.assertEqual(v.errtext.splitlines()[-2:],
+                         ["opsktl: errors-by-endpoint: 3 malformed lines skipped "
+                          f"(first at {path}:2: fewer fields than --field asks)",
+                          "opsktl: errors-by-endpoint: malformed lines by reason: "
+                          "2 status is not 3 digits, 1 fewer fields than --field asks"])
+        j = self.run_opsktl("errors-by-endpoint", "--format", "json", path)
+        summary = json.loads(j.out)["summary"]
+        self.assertEqual(summary["first_malformed_reason"], "too_few_fields")
+        self.assertEqual(summary["malformed_reasons"], {"too_few_fields": 1, "bad_status": 2})
+
+    def test_malformed_reasons_on_the_per_line_path(self):
+        # --strict and --normalize read line by line, not with the block scan: same reasons.
+        log = "t s /a 500 1\nt s /a\nt s /a 5xx 1\nt s /a 2OO 1\nt s /a 500 1\n"
+        path = self.write("a.log", log)
+        r = self.run_opsktl("errors-by-endpoint", "--normalize", "--format", "json", path)
+        summary = json.loads(r.out)["summary"]
+        self.assertEqual((summary["first_malformed_reason"], summary["malformed_reasons"]),
+                         ("too_few_fields", {"too_few_fields": 1, "bad_status": 2}))
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 3 malformed lines skipped "
+                                    f"(first at {path}:2: fewer fields than --field asks)\n")
+
+    def test_four_field_log_gets_the_latency_hint(self):
+        # TS SERVICE PATH STATUS without a latency column: every line is one field short
+        # of the default layout, and the message says how to read it.
+        path = self.write("a.log", "t s /a 500\nt s /b 200\n")
+        r = self.run_opsktl("errors-by-endpoint", "--log-format", "fields", path)
+        self.assertEqual(r.code, 1)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 2 malformed lines skipped (first at "
+                                    f"{path}:1: no latency column (give --field latency=0 if the log has none))\n")
+        r = self.run_opsktl("errors-by-endpoint", "--log-format", "fields", "--field", "latency=0", path)
+        self.assertEqual((r.code, r.rows(), r.err), (0, [["1", "1", "100.00", "-", "-", "s", "/a"]], b""))
+        r = self.run_opsktl("errors-by-endpoint", "--strict", path)
+        self.assertEqual(r.errtext, f"opsktl: errors-by-endpoint: {path}:1: malformed line (--strict): "
+                                    "no latency column (give --field latency=0 if the log has none)\n")
+        r = self.run_opsktl("errors-by-endpoint", "--format", "json", path)
+        self.assertEqual(json.loads(r.out)["summary"]["malformed_reasons"], {"no_latency_column": 2})
+
+    def test_malformed_reasons_of_json_and_logfmt_lines(self):
+        path = self.write("a.jsonl", '{"service":"s","path":"/a","status":500}\n{"service":"s","path":"/a"\n'
+                                     '{"service":"s","path":"/a"}\n{"service":"s","path":"/a","status":"50"}\n')
+        r = self.run_opsktl("errors-by-endpoint", "--log-format", "json", "-v", "--format", "json", path)
+        summary = json.loads(r.out)["summary"]
+        self.assertEqual((summary["first_malformed"], summary["first_malformed_reason"]), (f"{path}:2", "invalid_json"))
+        self.assertEqual(summary["malformed_reasons"], {"invalid_json": 1, "bad_status": 1, "no_status": 1})
+        self.assertEqual(r.errtext.splitlines()[-2:],
+                         [f"opsktl: errors-by-endpoint: 3 malformed lines skipped (first at {path}:2: invalid JSON)",
+                          "opsktl: errors-by-endpoint: malformed lines by reason: "
+                          "1 status is not 3 digits, 1 invalid JSON, 1 no status field"])
+        path = self.write("a.logfmt", 'service=s path=/a status=500\nservice=s path="/a status=500\n')
+        r = self.run_opsktl("errors-by-endpoint", "--log-format", "logfmt", path)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 1 malformed line skipped (first at "
+                                    f"{path}:2: invalid logfmt (unterminated quote or a value without a key))\n")
+        r = self.run_opsktl("errors-by-endpoint", "--regex", r"^(?P<service>\S+) (?P<path>\S+) (?P<status>\d+)$", path)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 2 malformed lines skipped (first at "
+                                    f"{path}:1: no match for --regex)\n")
+        path = self.write("c.log", '1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /x HTTP/1.1" 500 5\n'
+                                   '1.2.3.4 - - 19/Dec/2025:10:01:02 +0000 "GET /x HTTP/1.1" 500 5\n')
+        r = self.run_opsktl("errors-by-endpoint", "--log-format", "combined", path)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 1 malformed line skipped (first at "
+                                    f"{path}:2: not a combined access log line)\n")
+
+    def test_unreadable_timestamp_under_since_is_named(self):
+        path = self.write("a.log", "2025-12-19T10:00:01Z s /a 500 1\nyesterday s /a 500 1\n")
+        r = self.run_opsktl("errors-by-endpoint", "--since", "2025-12-19T10:00:00Z", path)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: 1 malformed line skipped (first at "
+                                    f"{path}:2: ts is not a timestamp)\n")
 
     def test_strict_makes_first_malformed_line_fatal(self):
         path = self.write("a.log", "t s /a 500 1\nt s /a 5xx 1\n")
         r = self.run_opsktl("errors-by-endpoint", "--strict", path)
         self.assertEqual(r.code, 2)
         self.assertEqual(r.out, b"")
-        self.assertEqual(r.errtext, f"opsktl: errors-by-endpoint: {path}:2: malformed line (--strict)\n")
+        self.assertEqual(r.errtext,
+                         f"opsktl: errors-by-endpoint: {path}:2: malformed line (--strict): status is not 3 digits\n")
 
     def test_binary_garbage_is_malformed_not_a_crash(self):
         import random
@@ -362,6 +434,7 @@ class ErrorsByEndpointTest(CliTestCase):
         self.assertEqual(r.code, 0)
         doc = json.loads(r.out)
         self.assertEqual(doc["summary"]["malformed"], 1)
+        self.assertEqual(doc["summary"]["malformed_reasons"], {"line_too_long": 1})
         self.assertEqual(doc["summary"]["lines"], 2)
         self.assertEqual(doc["endpoints"][0]["errors"], 1)
 

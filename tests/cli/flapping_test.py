@@ -288,11 +288,33 @@ class FlappingTest(clitest.CliTestCase):
         path = self.write("m.log", text)
         r = self.flapping("--format", "json", path)
         self.assertEqual(r.code, 0)
-        self.assertEqual(json.loads(r.out)["summary"]["malformed"], 2)
-        self.assertIn(f"2 malformed lines skipped (first at {path}:3)", r.errtext)
+        summary = json.loads(r.out)["summary"]
+        self.assertEqual(summary["malformed"], 2)
+        self.assertEqual(summary["first_malformed_reason"], "too_few_fields")
+        self.assertEqual(summary["malformed_reasons"], {"too_few_fields": 1, "bad_timestamp": 1})
+        self.assertIn("opsktl: flapping: 2 malformed lines skipped "
+                      f"(first at {path}:3: fewer fields than --field asks)\n", r.errtext)
+        r = self.flapping("-v", path)
+        self.assertIn("opsktl: flapping: malformed lines by reason: "
+                      "1 fewer fields than --field asks, 1 ts is not a timestamp\n", r.errtext)
         r = self.flapping("--strict", path)
         self.assertEqual(r.code, 2)
-        self.assertIn(f"{path}:3: malformed line (--strict)", r.errtext)
+        self.assertEqual(r.errtext, f"opsktl: flapping: {path}:3: malformed line (--strict): "
+                                    "fewer fields than --field asks\n")
+
+    def test_malformed_reasons_when_split_across_threads(self):
+        # A large file is scanned in chunks on several threads; the counts per reason
+        # and the first malformed line are those of a single thread.
+        body = "".join(f"{1703000000 + i} s{i % 7} restarted\n" for i in range(100000))
+        text = body + "1703100000 a\n" + body + "bad-time a restarted\n1703200000 b\n"
+        path = self.write("big.log", text)
+        for threads in ("1", "3"):
+            r = self.flapping("--threads", threads, "--format", "json", path)
+            summary = json.loads(r.out)["summary"]
+            self.assertEqual((summary["malformed"], summary["first_malformed"], summary["first_malformed_reason"],
+                              summary["malformed_reasons"]),
+                             (3, f"{path}:100001", "too_few_fields", {"too_few_fields": 2, "bad_timestamp": 1}),
+                             threads)
 
     def test_binary_garbage_and_empty_input(self):
         r = self.flapping(self.write("g.bin", bytes(range(256)) * 50))

@@ -80,7 +80,8 @@ TEST(CountErrors, StrictNamesTheFirstMalformedLine) {
     count_errors(o);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), dir.file("a.log") + ":2: malformed line (--strict)");
+    EXPECT_EQ(std::string(e.what()),
+              dir.file("a.log") + ":2: malformed line (--strict): fewer fields than --field asks");
   }
 }
 
@@ -185,6 +186,9 @@ void expect_same_results(const ErrorsByEndpointResult& a, const ErrorsByEndpoint
   EXPECT_EQ(a.error_lines, b.error_lines) << what;
   EXPECT_EQ(a.endpoints, b.endpoints) << what;
   EXPECT_EQ(a.first_malformed, b.first_malformed) << what;
+  EXPECT_EQ(a.first_malformed_reason, b.first_malformed_reason) << what;
+  EXPECT_EQ(a.malformed_reasons.by_reason, b.malformed_reasons.by_reason) << what;
+  EXPECT_EQ(a.malformed_reasons.total(), a.malformed) << what;
 }
 
 TEST(CountErrors, FieldsScanEqualsPerLineParsingOnRandomLogs) {

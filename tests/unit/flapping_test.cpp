@@ -281,6 +281,9 @@ TEST(DetectFlapping, ShortLineSplitAgreesWithTheGeneralParser) {
       EXPECT_EQ(ra.lines, rb.lines);
       EXPECT_EQ(ra.malformed, rb.malformed);
       EXPECT_EQ(where(ra.first_malformed), where(rb.first_malformed));
+      EXPECT_EQ(ra.first_malformed_reason, rb.first_malformed_reason);
+      EXPECT_EQ(ra.malformed_reasons.by_reason, rb.malformed_reasons.by_reason);
+      EXPECT_EQ(ra.malformed_reasons.total(), ra.malformed);
       EXPECT_EQ(ra.late, rb.late);
       EXPECT_EQ(where(ra.first_late), where(rb.first_late));
       EXPECT_EQ(ra.restarts, rb.restarts);
@@ -473,7 +476,7 @@ TEST(DetectFlapping, ThreadsAtChunkBoundaries) {
   options.threads = 2;
   threaded = report_of(path, options);
   EXPECT_EQ(threaded.alerts, (std::vector<Recorded>{at(4, 5), at(5, 6), at(6, 7), at(10, 8)}));
-  EXPECT_EQ(threaded.error, "events.log:14: malformed line (--strict)");
+  EXPECT_EQ(threaded.error, "events.log:14: malformed line (--strict): fewer fields than --field asks");
   options.block_scan = false;
   EXPECT_EQ(report_of(path, options), threaded);
 }

@@ -1,6 +1,8 @@
 // The combined, logfmt, json and regex record parsers and --log-format auto sniffing.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "opsktl/error.hpp"
 #include "opsktl/input.hpp"
 #include "opsktl/record.hpp"
@@ -144,6 +146,50 @@ TEST(CombinedParser, TruncatedLinesAreMalformed) {
         R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1 "unterminated)"}) {
     EXPECT_FALSE(parser->parse(line, r)) << line;
   }
+}
+
+// --- why a line is malformed ----------------------------------------------------------
+
+TEST(MalformedReason, EachParserSaysWhyALineIsMalformed) {
+  Record r;
+  EXPECT_EQ(parser_for(LogFormat::kCombined)->parse("1.2.3.4 - - [19/Dec/2025:10:01:02 +0000", r).status,
+            ParseStatus::kNotCombined);
+  EXPECT_EQ(parser_for(LogFormat::kJson)->parse(R"({"status": 500)", r).status, ParseStatus::kInvalidJson);
+  EXPECT_EQ(parser_for(LogFormat::kJson)->parse("[500]", r).status, ParseStatus::kInvalidJson);
+  EXPECT_EQ(parser_for(LogFormat::kLogfmt)->parse(R"(status=500 msg="cut)", r).status,
+            ParseStatus::kInvalidLogfmt);
+  EXPECT_EQ(parser_for(LogFormat::kLogfmt)->parse("=500", r).status, ParseStatus::kInvalidLogfmt);
+  EXPECT_EQ(regex_parser("^(?P<status>[0-9]{3}) ")->parse("abc def", r).status, ParseStatus::kNoRegexMatch);
+  // --service keeps the inner parser's verdict.
+  EXPECT_EQ(parser_for(LogFormat::kJson, {}, "svc")->parse("{", r).status, ParseStatus::kInvalidJson);
+  EXPECT_EQ(parser_for(LogFormat::kJson)->parse(R"({"status": 500})", r).status, ParseStatus::kOk);
+}
+
+TEST(MalformedReason, FieldsParserNamesAMissingLatencyColumn) {
+  FieldPositions positions = {1, 2, 3, 4, 5, 0, 0, 0};  // ts service path status latency
+  FieldsParser parser(positions);
+  Record r;
+  EXPECT_EQ(parser.parse("t s /a 500 1", r).status, ParseStatus::kOk);
+  EXPECT_EQ(parser.parse("t s /a 500", r).status, ParseStatus::kNoLatencyColumn);
+  EXPECT_EQ(parser.parse("t s /a", r).status, ParseStatus::kTooFewFields);
+  EXPECT_EQ(parser.parse("  t s /a 500\r", r).status, ParseStatus::kNoLatencyColumn);
+  positions = {1, 2, 3, 5, 4, 0, 0, 0};  // the status is the last field: no hint
+  FieldsParser status_last(positions);
+  EXPECT_EQ(status_last.parse("t s /a 1", r).status, ParseStatus::kTooFewFields);
+  EXPECT_EQ(fields_shortage(4, 5, true), ParseStatus::kNoLatencyColumn);
+  EXPECT_EQ(fields_shortage(3, 5, true), ParseStatus::kTooFewFields);
+}
+
+TEST(MalformedReason, NamesAndTextsAreDistinct) {
+  std::set<std::string_view> names, texts;
+  for (size_t i = 0; i < kParseStatusCount; ++i) {
+    auto status = static_cast<ParseStatus>(i);
+    EXPECT_TRUE(names.insert(parse_status_name(status)).second) << i;
+    EXPECT_TRUE(texts.insert(parse_status_text(status)).second) << i;
+  }
+  EXPECT_EQ(parse_status_name(missing_field(FieldId::kStatus)), "no_status");
+  EXPECT_EQ(parse_status_text(missing_field(FieldId::kClient)), "no client field");
+  EXPECT_EQ(parse_status_name(ParseStatus::kNoLatencyColumn), "no_latency_column");
 }
 
 TEST(CombinedParser, ServiceFromFileName) {
