@@ -57,7 +57,8 @@ void Engine::run() {
     if (ec) throw Error(parent.string() + ": cannot create state directory: " + ec.message());
   }
   journal_ = std::make_unique<DedupeJournal>(result_.state_path, roots);
-  if (options_.apply) remove_leftovers(*journal_, result_);
+  result_.warnings = journal_->warnings();
+  if (options_.apply) remove_leftover_temps(*journal_, result_);
 
   WalkOptions walk = options_.walk;
   walk.threads = std::max(1, walk.threads);
@@ -132,6 +133,8 @@ void Engine::run() {
   }
   result_.bytes_hashed = counters_.bytes_hashed.load();
   journal_->sync();
+  // Only a run that got here knows every hash worth keeping (see DedupeJournal::compact).
+  (void)journal_->compact();
 }
 
 }  // namespace dedupe_detail

@@ -46,6 +46,7 @@ class Collector final : public WalkVisitor {
   Collector(size_t threads, int64_t min_size, uint64_t skip_dev, uint64_t skip_ino,
             std::atomic<uint64_t>& accepted)
       : per_worker_(threads),
+        leftovers_(threads),
         problems_(threads),
         min_size_(min_size),
         skip_dev_(skip_dev),
@@ -54,6 +55,15 @@ class Collector final : public WalkVisitor {
 
   int64_t on_entry(size_t worker, const WalkDir* parent, std::string_view name,
                    const struct stat& st) override {
+    // Our own temporary names are never candidates: hashing, keeping or linking to one
+    // would make a leftover of a killed run part of the tree.
+    if (!S_ISDIR(st.st_mode)) {
+      size_t slash = name.rfind('/');
+      if (is_dedupe_temp_name(slash == std::string_view::npos ? name : name.substr(slash + 1))) {
+        leftovers_[worker].push_back({parent, std::string(name), st});
+        return 0;
+      }
+    }
     if (!S_ISREG(st.st_mode) || st.st_size < min_size_) return 0;
     if (static_cast<uint64_t>(st.st_dev) == skip_dev_ && static_cast<uint64_t>(st.st_ino) == skip_ino_)
       return 0;
@@ -66,6 +76,7 @@ class Collector final : public WalkVisitor {
   }
 
   std::vector<std::vector<RawEntry>> per_worker_;
+  std::vector<std::vector<RawEntry>> leftovers_;  // names of the temp pattern
   std::vector<std::vector<DedupeProblem>> problems_;
 
  private:
@@ -171,6 +182,23 @@ void Engine::collect(Walker& walker) {
   walker.walk(options_.roots, collector);
   for (auto& list : collector.problems_) {
     for (auto& p : list) result_.problems.push_back(std::move(p));
+  }
+  // With --apply the journal's leftovers are gone by now: what is left is not accounted for.
+  for (auto& list : collector.leftovers_) {
+    for (RawEntry& e : list) {
+      std::string path = walk_path(e.parent, e.name);
+      size_t slash = e.name.rfind('/');
+      std::string base = slash == std::string::npos ? e.name : e.name.substr(slash + 1);
+      if (!options_.apply && journal_->is_open_temp(base)) {
+        result_.warnings.push_back(
+            {path, "temporary name left by an interrupted run; the next --apply removes it"});
+      } else {
+        result_.problems.push_back(
+            {path,
+             "temporary name of an interrupted dedupe run that the state file does not "
+             "account for: not removed; check it and remove it by hand"});
+      }
+    }
   }
   size_t total = 0;
   for (auto& list : collector.per_worker_) total += list.size();

@@ -113,9 +113,6 @@ ssize_t read_fully(int fd, char* buf, size_t len, off_t offset);
 // The absolute, lexically normal form of a root, without a trailing slash.
 std::string absolute_root(const std::string& root);
 
-// Removes the temporary names an interrupted run left behind.
-void remove_leftovers(DedupeJournal& journal, DedupeResult& result);
-
 class Engine {
  public:
   Engine(const DedupeOptions& options, DedupeResult& result) : options_(options), result_(result) {}

@@ -528,8 +528,8 @@ std::string StateReplay::intent_problem(const PendingTemp& p) const {
       start = slash + 1;
     }
   }
-  if (p.kind == TempKind::kSymlink && (p.target.empty() || p.target[0] != '/'))
-    return "symlink without its target";
+  if (p.kind == TempKind::kSymlink && !p.target.empty() && p.target[0] != '/')
+    return "symlink target not absolute";
   return {};
 }
 
@@ -980,11 +980,17 @@ void remove_leftover_temps(DedupeJournal& journal, DedupeResult& result) {
         }
         break;
       case TempKind::kSymlink: {
+        // A symlink to the recorded kept inode, with the recorded text when there is one
+        // (intents journaled ahead in a batch do not know it yet).
         std::string text(4096, '\0');
         ssize_t n =
             S_ISLNK(st.st_mode) ? ::readlinkat(fd.get(), p.tmp.c_str(), text.data(), text.size()) : -1;
+        struct stat target {};
         if (n < 0 || static_cast<size_t>(n) >= text.size() ||
-            std::string_view(text.data(), static_cast<size_t>(n)) != p.target)
+            (!p.target.empty() && std::string_view(text.data(), static_cast<size_t>(n)) != p.target) ||
+            ::fstatat(fd.get(), p.tmp.c_str(), &target, 0) != 0 ||
+            static_cast<uint64_t>(target.st_dev) != p.target_dev ||
+            static_cast<uint64_t>(target.st_ino) != p.target_ino)
           mismatch = "not the recorded symlink";
         break;
       }

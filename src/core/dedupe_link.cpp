@@ -188,53 +188,6 @@ std::string absolute_root(const std::string& root) {
   return abs;
 }
 
-// Removes the temporary names an interrupted run left behind. Each was recorded before it
-// was made, and is removed only when it still looks like what that run made.
-void remove_leftovers(DedupeJournal& journal, DedupeResult& result) {
-  for (const PendingTemp& p : journal.pending()) {
-    Fd fd(::open(p.root.c_str(), kDirFlags));
-    size_t start = 0;
-    while (fd.ok() && start < p.dir.size()) {
-      size_t slash = p.dir.find('/', start);
-      if (slash == std::string::npos) slash = p.dir.size();
-      std::string part = p.dir.substr(start, slash - start);
-      fd = Fd(::openat(fd.get(), part.c_str(), kDirFlags));
-      start = slash + 1;
-    }
-    std::string where = p.root + (p.dir.empty() ? "" : "/" + p.dir) + "/" + p.tmp;
-    if (!fd.ok()) {
-      if (errno != ENOENT)
-        result.problems.push_back({where, "cannot remove temporary link: " + errno_message(errno)});
-      journal.record_done(p.id);
-      continue;
-    }
-    struct stat st {};
-    if (::fstatat(fd.get(), p.tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      journal.record_done(p.id);  // renamed into place, or never made
-      continue;
-    }
-    bool ours = false;
-    switch (p.kind) {
-      case TempKind::kHardlink:
-        ours = S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_dev) == p.target_dev &&
-               static_cast<uint64_t>(st.st_ino) == p.target_ino;
-        break;
-      case TempKind::kSymlink: ours = S_ISLNK(st.st_mode); break;
-      case TempKind::kReflink: ours = S_ISREG(st.st_mode) && st.st_nlink == 1; break;
-    }
-    if (!ours) {
-      result.problems.push_back({where, "not removed: does not look like a temporary link of opsktl dedupe"});
-    } else if (::unlinkat(fd.get(), p.tmp.c_str(), 0) != 0) {
-      result.problems.push_back({where, "cannot remove temporary link: " + errno_message(errno)});
-      continue;
-    } else {
-      ++result.temp_links_removed;
-    }
-    journal.record_done(p.id);
-  }
-  journal.sync();
-}
-
 std::string Engine::skip_reason(const Inode& keep, const Inode& dup) const {
   if (!options_.ignore_metadata && (dup.uid != keep.uid || dup.gid != keep.gid || dup.mode != keep.mode)) {
     return "metadata";
@@ -393,6 +346,7 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
     intent.kind = kind;
     intent.target_dev = have_clone ? clone_stamp.dev : keep.stamp.dev;
     intent.target_ino = have_clone ? clone_stamp.ino : keep.stamp.ino;
+    if (kind == TempKind::kSymlink) intent.target = target;
     int made = -1;
     int err = 0;
     uint64_t id = 0;
@@ -427,6 +381,11 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
               made = -1;
               err = errno;
             }
+          }
+          // The clone's identity, so that a later run removes this name only if it is the clone.
+          struct stat cst {};
+          if (made == 0 && ::fstat(tfd, &cst) == 0) {
+            journal_->record_made(id, static_cast<uint64_t>(cst.st_dev), static_cast<uint64_t>(cst.st_ino));
           }
           ::close(tfd);
           if (made != 0) {

@@ -7,6 +7,7 @@ must be exactly those groups.
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -339,6 +340,126 @@ class DedupeTest(CliTestCase):
         os.chown(self.state, 4242, 4242)
         self.assert_refused_unchanged(
             str(self.state), "state file is owned by uid 4242, not by the running user (uid 0); refusing to use it")
+
+    def test_damaged_state_records_are_skipped_with_a_warning_and_rehashed(self):
+        self.write("tree/a", b"same")
+        self.write("tree/b", b"same")
+        first = json.loads(self.run_opsktl("dedupe", "--format", "json", "--state", self.state, self.tree).out)
+        lines = self.state.read_bytes().split(b"\n")
+        self.assertEqual(len(lines), 4)  # header, two hashes, ""
+        # A non-hex hash, a 21-digit inode, a bad escape in an intent.
+        lines[1] = lines[1].replace(b'"edge":"', b'"edge":"zz')[:-1].replace(b'"full":"', b'"full":"x') + b"}"
+        lines[2] = re.sub(rb'"ino":\d+', b'"ino":123456789012345678901', lines[2])
+        lines[3] = (b'{"t":"i","n":1,"root":"/r%ZZ","dir":"","tmp":".opsktl-dedupe.1.a.0.tmp",'
+                    b'"kind":"hardlink","tdev":1,"tino":2}')
+        self.state.write_bytes(b"\n".join(lines) + b"\n")
+        result = self.run_opsktl("dedupe", "--format", "json", "--state", self.state, self.tree)
+        self.assertEqual(result.code, 0, result.errtext)
+        second = json.loads(result.out)
+        self.assertEqual(second["groups"], first["groups"])
+        self.assertEqual(second["summary"]["hashes_reused"], 0)
+        self.assertEqual(second["summary"]["bytes_hashed"], first["summary"]["bytes_hashed"])
+        self.assertEqual(result.errtext, "".join(
+            f"opsktl: dedupe: {self.state}:{n}: damaged record skipped ({why})\n" for n, why in (
+                (2, "edge is not 16 lowercase hex digits"), (3, "number out of range: ino"),
+                (4, "bad escape in root"))))
+
+    def append_state(self, *records):
+        with open(self.state, "ab") as f:
+            for r in records:
+                f.write(json.dumps(r, separators=(",", ":")).encode() + b"\n")
+
+    @staticmethod
+    def intent(n, root, directory, tmp, path):
+        st = os.lstat(path)
+        return {"t": "i", "n": n, "root": str(root), "dir": directory, "tmp": tmp, "kind": "hardlink",
+                "tdev": st.st_dev, "tino": st.st_ino}
+
+    def test_journal_intents_cannot_delete_anything(self):
+        self.write("tree/a", b"same")
+        self.write("tree/b", b"same")
+        victim = self.write("outside/victim", b"precious")
+        ours = ".opsktl-dedupe.5.a.0.tmp"
+        outside_tmp = self.dir / "outside" / ours
+        os.link(victim, outside_tmp)  # our kind of name, and not the only name of its file
+        important = self.write("tree/important", b"keep me")
+        lookalike = self.write("tree/.opsktl-dedupe.1.a.0.tmp", b"a user's file with our kind of name")
+        self.assertEqual(self.dedupe().code, 1)  # the look-alike is named
+        first = len(self.state.read_bytes().split(b"\n"))  # the line number of the first intent
+        self.append_state(
+            self.intent(101, self.dir / "outside", "", ours, outside_tmp),     # another root
+            self.intent(102, self.tree, "../outside", ours, outside_tmp),      # up and out
+            self.intent(103, self.tree, "", "important", important),           # not our name
+            self.intent(104, self.tree, "", "../outside/victim", victim),      # a path
+            self.intent(105, self.tree, "", ".opsktl-dedupe.1.a.0.tmp", lookalike))  # its only name
+        before = {p: Path(p).read_bytes() for p in (victim, outside_tmp, important, lookalike)}
+        result = self.dedupe("--apply")
+        self.assertEqual({p: Path(p).read_bytes() for p in before}, before, result.errtext)
+        self.assertEqual(Path(self.tree / "a").stat().st_ino, Path(self.tree / "b").stat().st_ino)
+        # The look-alike is never a candidate and, not being accounted for, is a problem.
+        self.assertEqual(result.code, 1, result.errtext)
+        err = result.errtext
+        for n, where, why in ((first, f"{outside_tmp}", "not inside this run's roots"),
+                              (first + 1, f"{self.tree}/../outside/{ours}", "directory is not a plain relative path"),
+                              (first + 2, f"{self.tree}/important", "not a temporary name of dedupe"),
+                              (first + 3, f"{self.tree}/../outside/victim", "not a temporary name of dedupe")):
+            self.assertIn(f"{self.state}:{n}: intent ignored, nothing removed: {where}: {why}\n", err)
+        self.assertIn(f"{lookalike}: temporary name of an interrupted run not removed: "
+                      "it is the only name of its file\n", err)
+        self.assertIn(f"{lookalike}: temporary name of an interrupted dedupe run that the state file does not "
+                      "account for: not removed; check it and remove it by hand\n", err)
+
+    def test_leftover_temp_names_are_never_candidates(self):
+        self.write("tree/a", b"same")
+        self.write("tree/b", b"same")
+        stray = self.write("tree/.opsktl-dedupe.9.a.0.tmp", b"same")  # sorts first: would be kept
+        result = self.dedupe()
+        self.assertEqual(result.code, 1, result.errtext)
+        found, _ = groups_of(result.rows())
+        self.assertEqual(found, {frozenset({str(self.tree / "a"), str(self.tree / "b")})})
+        self.assertIn(f"{stray}: temporary name of an interrupted dedupe run that the state file does not account "
+                      "for: not removed", result.errtext)
+        result = self.dedupe("--apply")
+        self.assertEqual(result.code, 1, result.errtext)
+        self.assertEqual(Path(stray).read_bytes(), b"same")
+        self.assertEqual(os.stat(stray).st_nlink, 1)
+        self.assertEqual(os.stat(self.tree / "a").st_nlink, 2)
+
+    def test_leftover_with_its_intent_is_named_by_a_dry_run_and_removed_by_apply(self):
+        self.write("tree/a", b"same")
+        self.write("tree/b", b"same")
+        self.assertEqual(self.dedupe().code, 0)
+        # What a run killed between link and rename leaves: the intent, and a second name of a.
+        tmp = self.tree / ".opsktl-dedupe.9.a.1.tmp"
+        os.link(self.tree / "a", tmp)
+        self.append_state(self.intent(1, self.tree, "", tmp.name, tmp))
+        result = self.dedupe()
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual([r[3] for r in result.rows()], [str(self.tree / "a"), str(self.tree / "b")])
+        self.assertIn(f"{tmp}: temporary name left by an interrupted run; the next --apply removes it\n",
+                      result.errtext)
+        result = self.dedupe("--apply")
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertFalse(os.path.lexists(tmp))
+        self.assertEqual(os.stat(self.tree / "a").st_ino, os.stat(self.tree / "b").st_ino)
+
+    def test_state_file_stays_small_on_a_changing_tree(self):
+        # Ten pairs; every run rewrites two files (same size, new bytes): without compaction
+        # the file gains two hash records a run for ever.
+        for i in range(10):
+            self.write(f"tree/p{i}a", b"%08d" % i)
+            self.write(f"tree/p{i}b", b"%08d" % i)
+        sizes = []
+        for run in range(30):
+            for k in (2 * run % 10, (2 * run + 1) % 10):
+                self.write(f"tree/p{k}b", b"%08d" % (run * 100 + k))
+            result = self.dedupe()
+            self.assertEqual(result.code, 0, result.errtext)
+            sizes.append(len(self.state.read_bytes().split(b"\n")) - 2)  # records after the header
+        # 20 live hashes; compacted when more than half are dead, plus one run's appends.
+        self.assertLessEqual(max(sizes), 2 * 20 + 2, sizes)
+        self.assertEqual(stat.S_IMODE(os.stat(self.state).st_mode), 0o600)
+        self.assertEqual(sorted(os.listdir(self.state.parent)), ["dedupe.state"])
 
     def test_every_exit_2_has_a_message(self):
         self.write("tree/a", b"x")
