@@ -182,6 +182,41 @@ class RealDataTest(CliTestCase):
                 self.assertEqual(r.code, 0, r.errtext)
                 self.assert_rows(r, ref.endpoint_rows(records, ["service", "path"], status, top=0), 2)
 
+    # --- why a line is malformed (docs/log-formats.md#malformed-lines), on real lines
+    def test_malformed_reasons_of_real_lines(self):
+        _, not_combined = ref.read_combined(REAL / "apache_access.log")
+        kibana = ref.read_json_lines(REAL / "kibana.json")
+        k8s = ref.read_logfmt(REAL / "k8s_logfmt.log")
+        k8s_reasons = {}
+        for x in k8s:
+            if "status" not in x:
+                k8s_reasons["no_status"] = k8s_reasons.get("no_status", 0) + 1
+            elif not (len(x["status"]) == 3 and x["status"].isdigit()):
+                k8s_reasons["bad_status"] = k8s_reasons.get("bad_status", 0) + 1
+        runs = [
+            (["apache_access.log"], {"not_combined": len(not_combined)}, f"apache_access.log:{not_combined[0]}"),
+            (["kibana.json"], {"no_status": len(kibana)}, "kibana.json:1"),  # statusCode is no default key
+            (["--field", "status=statusCode", "kibana.json"],
+             {"no_status": sum(1 for d in kibana if "statusCode" not in d)}, "kibana.json:1"),
+            (["k8s_logfmt.log"], k8s_reasons, "k8s_logfmt.log:1"),  # status=Pending is a pod's state
+        ]
+        messages = {"not_combined": "not a combined access log line", "no_status": "no status field",
+                    "bad_status": "status is not 3 digits"}
+        for args, reasons, first in runs:
+            with self.subTest(args=args):
+                paths = [*args[:-1], REAL / args[-1]]
+                r = self.run_opsktl("errors-by-endpoint", "--format", "json", *paths)
+                summary = json.loads(r.out)["summary"]
+                self.assertEqual(summary["malformed_reasons"], reasons)
+                self.assertEqual(summary["malformed"], sum(reasons.values()))
+                self.assertTrue(summary["first_malformed"].endswith(first), summary)
+                r = self.run_opsktl("errors-by-endpoint", "-v", *paths)
+                for name, count in reasons.items():
+                    self.assertIn(f"{count} {messages[name]}", r.errtext)
+                r = self.run_opsktl("errors-by-endpoint", "--strict", *paths)
+                self.assertEqual(r.code, 2, r.errtext)
+                self.assertIn(first, r.errtext)
+
     # --- merge across real timestamp forms
     def test_merge_syslog_json_logfmt_inputs_in_time_order(self):
         def records(name, stamps):
