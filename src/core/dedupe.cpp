@@ -134,7 +134,12 @@ void Engine::run() {
   result_.bytes_hashed = counters_.bytes_hashed.load();
   journal_->sync();
   // Only a run that got here knows every hash worth keeping (see DedupeJournal::compact).
-  (void)journal_->compact();
+  // A file that cannot be compacted (a full disk) is still whole: the run's answer stands.
+  try {
+    (void)journal_->compact();
+  } catch (const Error& e) {
+    result_.warnings.push_back({result_.state_path, std::string("not compacted: ") + e.what()});
+  }
 }
 
 }  // namespace dedupe_detail
