@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "opsktl/dedupe.hpp"
 #include "opsktl/error.hpp"
 #include "test_helpers.hpp"
 
@@ -337,6 +338,105 @@ TEST(DedupeJournal, FewDeadRecordsAreNotCompacted) {
   ASSERT_NE(journal.find({1, 1, 10, 2, 5}), nullptr);
   ASSERT_NE(journal.find({1, 2, 10, 1, 5}), nullptr);
   EXPECT_FALSE(journal.compact());  // one dead record, two live
+}
+
+struct stat stat_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+std::string intent_record(uint64_t n, const std::string& root, const std::string& dir, const std::string& tmp,
+                          const std::string& kind, const std::string& identity_of) {
+  struct stat st {};
+  ::stat(identity_of.c_str(), &st);  // follows a symlink: the kept file it points at
+  return R"({"t":"i","n":)" + std::to_string(n) + R"(,"root":")" + escape_path(root) + R"(","dir":")" + dir +
+         R"(","tmp":")" + tmp + R"(","kind":")" + kind + R"(","tdev":)" + std::to_string(st.st_dev) +
+         R"(,"tino":)" + std::to_string(st.st_ino) + "}\n";
+}
+
+TEST(RemoveLeftoverTemps, RemovesOnlyWhatTheIntentRecorded) {
+  TempDir dir;
+  std::string root = dir.file("root");
+  std::filesystem::create_directories(root);
+  std::filesystem::create_directories(dir.file("outside"));
+  write_file(root + "/a", "kept");
+  write_file(root + "/b", "other");
+  write_file(dir.file("outside/victim"), "precious");
+  auto tmp = [](int n) { return ".opsktl-dedupe.1.a." + std::to_string(n) + ".tmp"; };
+  auto at = [&](int n) { return root + "/" + tmp(n); };
+  ASSERT_EQ(::link((root + "/a").c_str(), at(1).c_str()), 0);     // ours: removed
+  write_file(at(2), "a user's file");                             // its only name
+  ASSERT_EQ(::link((root + "/b").c_str(), at(3).c_str()), 0);     // another inode
+  ASSERT_EQ(::symlink((root + "/a").c_str(), at(4).c_str()), 0);  // ours: removed
+  ASSERT_EQ(::symlink("a", at(5).c_str()), 0);                    // other text
+  ASSERT_EQ(::symlink((root + "/b").c_str(), at(6).c_str()), 0);  // other target
+  write_file(at(7), "clone");                                     // clone never recorded
+  write_file(at(8), "clone");                                     // the recorded clone: removed
+  ASSERT_EQ(::symlink(dir.file("outside").c_str(), (root + "/sub").c_str()), 0);
+  ASSERT_EQ(::link(dir.file("outside/victim").c_str(), dir.file("outside/" + tmp(9)).c_str()), 0);
+  struct stat clone = stat_of(at(8));
+  std::string content = header(root) + intent_record(1, root, "", tmp(1), "hardlink", root + "/a") +
+                        intent_record(2, root, "", tmp(2), "hardlink", at(2)) +
+                        intent_record(3, root, "", tmp(3), "hardlink", root + "/a") +
+                        intent_record(4, root, "", tmp(4), "symlink", root + "/a") +
+                        R"({"t":"i","n":5,"root":")" + root + R"(","dir":"","tmp":")" + tmp(5) +
+                        R"(","kind":"symlink","tdev":)" + std::to_string(stat_of(root + "/a").st_dev) +
+                        R"(,"tino":)" + std::to_string(stat_of(root + "/a").st_ino) + R"(,"target":")" +
+                        root + "/a\"}\n" + intent_record(6, root, "", tmp(6), "symlink", root + "/a") +
+                        intent_record(7, root, "", tmp(7), "reflink", root + "/a") +
+                        intent_record(8, root, "", tmp(8), "reflink", root + "/a") +
+                        R"({"t":"c","n":8,"dev":)" + std::to_string(clone.st_dev) + R"(,"ino":)" +
+                        std::to_string(clone.st_ino) + "}\n" +
+                        intent_record(9, root, "sub", tmp(9), "hardlink", dir.file("outside/victim"));
+  write_file(dir.file("state"), content);
+  ::chmod(dir.file("state").c_str(), 0600);
+  DedupeResult result;
+  {
+    DedupeJournal journal(dir.file("state"), {root});
+    ASSERT_EQ(journal.pending().size(), 9u);
+    remove_leftover_temps(journal, result);
+  }
+  EXPECT_EQ(result.temp_links_removed, 3u);
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(at(1))));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(at(4))));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(at(8))));
+  for (int n : {2, 3, 5, 6, 7})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::symlink_status(at(n)))) << n;
+  EXPECT_EQ(read_file(dir.file("outside/" + tmp(9))), "precious");
+  EXPECT_EQ(read_file(root + "/a"), "kept");
+  std::vector<std::string> whats;
+  for (const DedupeProblem& w : result.warnings) whats.push_back(w.path + ": " + w.what);
+  const std::string prefix = ": temporary name of an interrupted run not removed: ";
+  EXPECT_EQ(whats,
+            (std::vector<std::string>{
+                at(2) + prefix + "it is the only name of its file",
+                at(3) + prefix + "not the recorded file",
+                at(5) + prefix + "not the recorded symlink",
+                at(6) + prefix + "not the recorded symlink",
+                at(7) + prefix + "its clone was never recorded as made",
+                root + "/sub/" + tmp(9) + prefix + "cannot open its directory: " + errno_message(ENOTDIR),
+            }));
+  // Every intent is closed: a second run finds none pending.
+  DedupeJournal again(dir.file("state"), {root});
+  EXPECT_TRUE(again.pending().empty());
+}
+
+TEST(RemoveLeftoverTemps, NameBesideARootGivenAsAFile) {
+  TempDir dir;
+  std::string base = dir.path().string();
+  write_file(dir.file("file"), "kept");
+  std::string tmp = ".opsktl-dedupe.1.a.0.tmp";
+  ASSERT_EQ(::link(dir.file("file").c_str(), dir.file(tmp).c_str()), 0);
+  write_file(dir.file("state"),
+             header(dir.file("file")) + intent_record(1, base, "", tmp, "hardlink", dir.file("file")));
+  ::chmod(dir.file("state").c_str(), 0600);
+  DedupeResult result;
+  DedupeJournal journal(dir.file("state"), {dir.file("file")});
+  remove_leftover_temps(journal, result);
+  EXPECT_EQ(result.temp_links_removed, 1u);
+  EXPECT_FALSE(std::filesystem::exists(dir.file(tmp)));
+  EXPECT_TRUE(result.warnings.empty());
 }
 
 }  // namespace
