@@ -155,9 +155,14 @@ std::string split_fields(std::string_view line, Field* fields, size_t& count) {
       f.form = ValueForm::kString;
       if (!string_at(i, f.value)) return "malformed string";
     } else if (line[i] == '[') {
+      // Strings only, scanned as strings: a path may hold ']' and ','.
       f.form = ValueForm::kArray;
       size_t start = ++i;
-      while (i < end && line[i] != ']') ++i;
+      std::string_view item;
+      while (i < end && line[i] != ']') {
+        if (!string_at(i, item)) return "malformed array";
+        if (i < end && line[i] == ',') ++i;
+      }
       if (i >= end) return "malformed array";
       f.value = line.substr(start, i - start);
       ++i;

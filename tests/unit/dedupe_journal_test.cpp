@@ -263,6 +263,16 @@ TEST(DedupeJournal, NewFileIsCreatedWholeWithMode0600) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);  // no temporary left
 }
 
+TEST(DedupeJournal, RootsWithBracketsCommasAndOddBytesRoundTrip) {
+  TempDir dir;
+  std::string f = dir.file("state");
+  std::vector<std::string> roots = {"/srv/a],b", "/srv/[x]", "/srv/\xff \"%\\"};
+  { DedupeJournal journal(f, roots); }
+  DedupeJournal again(f, roots);  // the same roots: no error
+  EXPECT_TRUE(again.warnings().empty());
+  EXPECT_THROW(DedupeJournal(f, {"/srv/a]"}), Error);
+}
+
 TEST(DedupeJournal, TornTailOfOurStateFileIsCutAndModeTightened) {
   TempDir dir;
   std::string f = dir.file("state");
