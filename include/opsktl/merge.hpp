@@ -54,12 +54,22 @@ class MergeListener {
   // The first record of `input` that is earlier than a record before it (by more than
   // the --reorder tolerance); called at most once per input.
   virtual void input_unsorted(const std::string& input, uint64_t line, uint64_t newest_line) = 0;
+  // An input in which no timestamp was found: not in its first kTimestampSearchLines
+  // non-blank lines (`whole` false, told as soon as they are read), or in none of its
+  // `lines` lines (`whole` true, at its end; not after the first call). `first_line`:
+  // its first non-blank line as printable_excerpt gives it.
+  virtual void input_without_timestamps(const std::string& input, bool whole, uint64_t lines,
+                                        const std::string& first_line) = 0;
   // The format --log-format auto picked for `input`.
   virtual void input_format(const std::string& input, const FormatGuess& guess) {
     (void)input;
     (void)guess;
   }
 };
+
+// Non-blank lines without a timestamp at the start of an input before merge reports it
+// (as --log-format auto sniffs 16 lines).
+inline constexpr uint64_t kTimestampSearchLines = 16;
 
 enum class OrphanMode {
   kAttach,  // a line without a timestamp travels with the record above it
@@ -97,11 +107,12 @@ struct MergeResult {
   uint64_t filtered_out = 0;         // records outside --since/--until
   uint64_t failed_inputs = 0;
   uint64_t unsorted_inputs = 0;
-  uint64_t temporary_runs = 0;  // runs written when inputs exceed max_open_inputs
+  uint64_t inputs_without_timestamps = 0;  // told to MergeListener::input_without_timestamps
+  uint64_t temporary_runs = 0;             // runs written when inputs exceed max_open_inputs
 };
 
-// Merges (or checks) the inputs; see MergeOptions. Unreadable inputs and unsorted
-// inputs go to `listener` and are counted; merging continues. Throws opsktl::Error on
+// Merges (or checks) the inputs; see MergeOptions. Unreadable inputs, unsorted inputs
+// and inputs without timestamps go to `listener` and are counted; merging continues. Throws opsktl::Error on
 // a fatal problem (temporary files cannot be written, --strict) and lets exceptions
 // from the sink pass.
 MergeResult merge_logs(const MergeOptions& options, MergeSink& sink, MergeListener& listener);

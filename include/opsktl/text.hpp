@@ -116,6 +116,12 @@ bool is_valid_utf8(std::string_view bytes);
 // sequence becomes the four characters \xHH (upper-case hex).
 std::string escape_invalid_utf8(std::string_view bytes);
 
+// What a line looks like, for a one-line message: at most `max_bytes` bytes of it (cut
+// before a UTF-8 sequence, "..." added), with control bytes, DEL and bytes that are not
+// well-formed UTF-8 as \xHH and a backslash as \\, so the excerpt is printable
+// text that cannot break the message's line.
+std::string printable_excerpt(std::string_view bytes, size_t max_bytes = 60);
+
 // Standard base64 (RFC 4648, with padding).
 std::string base64_encode(std::string_view bytes);
 

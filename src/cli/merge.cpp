@@ -90,6 +90,16 @@ class Reporter final : public MergeListener {
   void input_format(const std::string& input, const FormatGuess& guess) override {
     report_debug("{}: read as {} ({})", input, log_format_name(guess.format), guess.reason);
   }
+  void input_without_timestamps(const std::string& input, bool whole, uint64_t lines,
+                                const std::string& first_line) override {
+    if (whole) {
+      report_error("{}: no timestamp found in its {} line{}; the first reads \"{}\"", input, lines,
+                   lines == 1 ? "" : "s", first_line);
+    } else {
+      report_error("{}: no timestamp found in its first {} lines; the first reads \"{}\"", input, lines,
+                   first_line);
+    }
+  }
   void input_unsorted(const std::string& input, uint64_t line, uint64_t newest_line) override {
     report_warning("{}:{}: not sorted: earlier than line {}{}", input, line, newest_line,
                    check_ ? "" : "; merged as it comes");
@@ -128,9 +138,11 @@ Outcome run(const MergeArgs& args) {
   }
   if (args.check) {
     if (result.failed_inputs > 0) return Outcome::kError;
-    return result.unsorted_inputs > 0 ? Outcome::kNothingFound : Outcome::kFound;
+    // An input without timestamps is not known to be sorted.
+    return result.unsorted_inputs + result.inputs_without_timestamps > 0 ? Outcome::kNothingFound
+                                                                         : Outcome::kFound;
   }
-  return result.failed_inputs > 0 ? Outcome::kSomeFailed : Outcome::kFound;
+  return result.failed_inputs + result.inputs_without_timestamps > 0 ? Outcome::kSomeFailed : Outcome::kFound;
 }
 
 }  // namespace
@@ -160,7 +172,8 @@ Runner setup_merge(CLI::App& app) {
       "Examples:\n"
       "  opsktl merge --label web1/app.log web2/app.log.gz | less\n"
       "  opsktl merge --field ts=4 --reorder 60s access.log access.log.1 -o timeline.log\n\n"
-      "Exit status: 0 merged, 1 some inputs could not be read (--check: not sorted), 2 error.\n");
+      "Exit status: 0 merged, 1 some inputs could not be read or had no timestamp (--check: not\n"
+      "sorted), 2 error.\n");
   return [args] { return run(*args); };
 }
 

@@ -55,6 +55,16 @@ bool LineReader::next_slow(Line& line) {
     }
     size_t pending = end_ - begin_;
     if (eof_) {
+      if (pending == 0 && in_long_line_) {
+        // The last piece of an overlong line filled the buffer exactly and the input
+        // ends after it: an empty last piece ends the line, as a newline would.
+        line.text = {};
+        line.newline = false;
+        line.continues = false;
+        line.continuation = true;
+        in_long_line_ = false;
+        return true;
+      }
       if (pending == 0) {
         report_progress(0);
         return false;

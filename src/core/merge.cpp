@@ -43,6 +43,7 @@
 #include "opsktl/error.hpp"
 #include "opsktl/input.hpp"
 #include "opsktl/line_reader.hpp"
+#include "opsktl/text.hpp"
 
 namespace opsktl {
 namespace {
@@ -422,6 +423,7 @@ class LogSource final : public RecordSource {
       Micros instant = 0;
       if (!(epoch_first_ && epoch_seconds_prefix(line.text, instant)) &&
           !extractor_->extract(line.text, instant)) {
+        if (!seen_record_) no_timestamp_yet(line);
         Disposition d = orphan_disposition(sink, line);
         dispose(d, sink, prefix_, line);
         last_ = d;
@@ -444,12 +446,29 @@ class LogSource final : public RecordSource {
       pending_line_ = true;
       return;
     }
+    if (!seen_record_ && untimed_lines_ > 0 && !told_untimed_) {
+      told_untimed_ = true;
+      ++context_.result.inputs_without_timestamps;
+      context_.listener.input_without_timestamps(name_, true, reader_->line_number(), first_line_);
+    }
     reader_.reset();
     input_.reset();
     // Lines of an input without any record come out first, as one record.
     if (!leading_.empty() && !seen_record_ && !options.since && !options.until) {
       has_head_ = true;
       head_ = kEarliest;
+    }
+  }
+
+  // A line before the input's first timestamp: after kTimestampSearchLines non-blank
+  // ones, the input is reported (SPEC §5: never merged first without a word).
+  void no_timestamp_yet(const Line& line) {
+    if (line.continuation || is_blank(line.text) || told_untimed_) return;
+    if (untimed_lines_++ == 0) first_line_ = printable_excerpt(strip_cr(line.text));
+    if (untimed_lines_ == kTimestampSearchLines) {
+      told_untimed_ = true;
+      ++context_.result.inputs_without_timestamps;
+      context_.listener.input_without_timestamps(name_, false, untimed_lines_, first_line_);
     }
   }
 
@@ -538,7 +557,10 @@ class LogSource final : public RecordSource {
   Disposition last_ = Disposition::kSkip;  // where the current line's pieces go
   SpillBuffer leading_;
   bool seen_record_ = false;
-  bool dropping_ = false;  // the current record is outside --since/--until
+  uint64_t untimed_lines_ = 0;  // non-blank lines before the first record
+  std::string first_line_;      // the first of them, printable
+  bool told_untimed_ = false;   // input_without_timestamps was called
+  bool dropping_ = false;       // the current record is outside --since/--until
   bool has_newest_ = false;
   Micros newest_ = 0;
   uint64_t newest_line_ = 0;

@@ -1,5 +1,7 @@
 #include "opsktl/text.hpp"
 
+#include <algorithm>
+
 namespace opsktl {
 
 namespace {
@@ -51,6 +53,29 @@ std::string escape_invalid_utf8(std::string_view bytes) {
       pos += n;
     }
   }
+  return out;
+}
+
+std::string printable_excerpt(std::string_view bytes, size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t n = utf8_sequence(bytes, pos);
+    if (pos + std::max<size_t>(n, 1) > max_bytes) break;
+    auto c = static_cast<unsigned char>(bytes[pos]);
+    if (n == 0 || c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++pos;
+    } else {
+      if (c == '\\') out += '\\';
+      out.append(bytes.substr(pos, n));
+      pos += n;
+    }
+  }
+  if (pos < bytes.size()) out += "...";
   return out;
 }
 

@@ -104,6 +104,27 @@ def reference_merge(inputs_records, raw_inputs, label_names=None):
     return b"".join(r[3] for r in keyed)
 
 
+def untimed_message(path, records, raw):
+    """merge's complaint about an input whose non-blank lines all lack a timestamp (the
+    reference records hold only the leading-orphan record), else None. The first
+    non-blank line is shown as at most 60 bytes, control bytes as \\xHH (ASCII here)."""
+    if any(instant is not None for instant, _ in records):
+        return None
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    first = next((l for l in lines if l.strip(b" \t\r")), None)
+    if first is None:
+        return None
+    first = first.removesuffix(b"\r").decode("ascii")
+    shown = "".join("\\\\" if c == "\\" else c if 0x20 <= ord(c) < 0x7f else f"\\x{ord(c):02X}"
+                    for c in first[:60])
+    if len(first) > 60:
+        shown += "..."
+    n = len(lines)
+    return f'opsktl: merge: {path}: no timestamp found in its {n} line{"" if n == 1 else "s"}; the first reads "{shown}"'
+
+
 def clf_instant(line):
     m = re.search(rb"\[(\d\d)/(\w\w\w)/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\]", line)
     day, mon, year, hh, mm, ss, sign, oh, om = m.groups()
@@ -126,9 +147,11 @@ class MergeTest(CliTestCase):
             label = rng.random() < 0.3
             args = ["merge", "--year", "2025"] + (["--label"] if label else []) + paths
             r = self.run_opsktl(*args)
+            # An input of leading orphans only is named (SPEC §5), and the exit says so.
+            untimed = [m for m in (untimed_message(p, rec, raw) for p, rec, raw in zip(paths, recs, raws)) if m]
             with self.subTest(round=round_):
-                self.assertEqual(r.code, 0, r.errtext)
-                self.assertEqual(r.errtext, "")
+                self.assertEqual(r.code, 1 if untimed else 0, r.errtext)
+                self.assertEqual(r.errtext, "".join(m + "\n" for m in untimed))
                 self.assertEqual(r.out, reference_merge(recs, raws, paths if label else None))
 
     def test_ties_keep_command_line_order_then_line_order(self):
@@ -262,9 +285,65 @@ class MergeTest(CliTestCase):
         r = self.run_opsktl("merge", empty, a)
         self.assertEqual((r.code, r.out), (0, b"1 a\n"))
         r = self.run_opsktl("merge", a, garbage)
-        self.assertEqual(r.code, 0)
-        # Lines without any timestamp come first, byte for byte, the last one ended.
+        # Lines without any timestamp come first, byte for byte, the last one ended; the
+        # input is named with its first line (control bytes escaped), and the exit
+        # status says an input had a problem.
         self.assertEqual(r.out, bytes(range(256)) * 4 + b"\n" + b"1 a\n")
+        self.assertEqual(r.errtext, f"opsktl: merge: {garbage}: no timestamp found in its 5 lines; the first "
+                                    'reads "\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x09"\n')
+        self.assertEqual(r.code, 1)
+        r = self.run_opsktl("merge", a, self.write("blank.log", "\n \n"))
+        self.assertEqual((r.code, r.out, r.err), (0, b"\n \n1 a\n", b""))
+
+    def test_input_without_timestamps_is_named(self):
+        a = self.write("a.log", "2025-12-19T10:00:01Z a\n2025-12-19T10:00:03Z c\n")
+        plain = self.write("plain.log", "\nGET /index.html 200 \"Mozilla/5.0\" " + "x" * 80 + "\nGET /b 404\n")
+        r = self.run_opsktl("merge", a, plain)
+        self.assertEqual(r.code, 1)
+        first = ('GET /index.html 200 "Mozilla/5.0" ' + "x" * 80)[:60] + "..."  # 60 bytes at most
+        self.assertEqual(r.errtext, f"opsktl: merge: {plain}: no timestamp found in its 3 lines; the first reads "
+                                    f'"{first}"\n')
+        # Still merged, first, without a word lost.
+        self.assertEqual(r.out, b"\nGET /index.html 200 \"Mozilla/5.0\" " + b"x" * 80 + b"\nGET /b 404\n"
+                                b"2025-12-19T10:00:01Z a\n2025-12-19T10:00:03Z c\n")
+        # --check never calls it sorted.
+        r = self.run_opsktl("merge", "--check", a, plain)
+        self.assertEqual((r.code, r.out), (1, b""))
+        self.assertEqual(r.errtext.count("no timestamp found in its 3 lines"), 1)
+        r = self.run_opsktl("merge", "--check", a)
+        self.assertEqual((r.code, r.err), (0, b""))
+        # -q keeps it: it changes the exit status.
+        r = self.run_opsktl("merge", "-q", a, plain)
+        self.assertIn("no timestamp found", r.errtext)
+
+    def test_input_whose_first_lines_have_no_timestamp_is_named_early(self):
+        # 16 non-blank lines without a timestamp: reported as soon as they are read, once.
+        header = "".join(f"# header line {i}\n" for i in range(1, 17))
+        a = self.write("a.log", "1 a\n")
+        b = self.write("b.log", header + "2 b\n")
+        c = self.write("c.log", header[: header.index("# header line 16")] + "3 c\n")  # 15 lines: fine
+        r = self.run_opsktl("merge", a, b, c)
+        self.assertEqual(r.code, 1)
+        self.assertEqual(r.errtext, f"opsktl: merge: {b}: no timestamp found in its first 16 lines; "
+                                    'the first reads "# header line 1"\n')
+        self.assertEqual(r.out.decode(), "1 a\n" + header + "2 b\n" + header[: header.index("# header line 16")]
+                         + "3 c\n")
+        r = self.run_opsktl("merge", "--check", a, c)
+        self.assertEqual((r.code, r.err), (0, b""))
+
+    def test_long_last_line_without_newline_gets_one(self):
+        # Several hundred KiB, longer than merge's read buffers (16 to 32 KiB), the last
+        # line of its input without a newline: its bytes and a newline, also when its
+        # length is a multiple of the buffer size.
+        for size in (320 << 10, (320 << 10) + 5, 600 << 10):
+            last = b"3 " + bytes(ord("a") + i % 26 for i in range(size - 2))
+            a = self.write("a.log", b"1 a\n" + last)
+            b = self.write("b.log", b"2 b\n")
+            r = self.run_opsktl("merge", a, b)
+            self.assertEqual((r.code, r.err), (0, b""), size)
+            self.assertTrue(r.out == b"1 a\n2 b\n" + last + b"\n", size)
+            r = self.run_opsktl("merge", "--label", b, a)
+            self.assertTrue(r.out == f"{a}\t1 a\n{b}\t2 b\n{a}\t".encode() + last + b"\n", size)
 
     def test_usage_errors_exit_2(self):
         a = self.write("a.log", "1 a\n")
@@ -315,7 +394,13 @@ class MergeTest(CliTestCase):
         script = f'ulimit -n 256 && exec "$OPSKTL" merge --label -v in/f*.log > out.log'
         proc = subprocess.run(["bash", "-c", script], cwd=self.dir, capture_output=True, timeout=300,
                               env={**os.environ, "OPSKTL": BIN, "TMPDIR": str(tmp)})
-        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # Inputs that hold only "orphan N" are named; that is the exit status 1.
+        untimed = [untimed_message(n, rec, raw) for n, rec, raw in zip(names, recs, raws)]
+        untimed = [m for m in untimed if m]
+        self.assertTrue(untimed)
+        self.assertEqual(proc.returncode, 1, proc.stderr[-2000:])
+        told = [l for l in proc.stderr.decode().splitlines() if "no timestamp" in l]
+        self.assertEqual(told, untimed)
         self.assertRegex(proc.stderr.decode(), r"[1-9]\d* temporary runs")
         self.assertEqual((self.dir / "out.log").read_bytes(), expected)
         self.assertEqual(os.listdir(tmp), [])

@@ -94,6 +94,34 @@ TEST(LineReader, HandsOutOverlongLinesInBoundedPieces) {
   EXPECT_EQ(reader.line_number(), 3u);
 }
 
+// The last line of an input, without a newline, whatever its length: its last piece says
+// the line ends there (continues false), also when the line fills the buffer exactly, so
+// that merge writes its newline as for a short last line.
+TEST(LineReader, OverlongLastLineWithoutNewlineEnds) {
+  for (size_t size : {15, 16, 17, 32, 33, 48, 100}) {
+    auto stream = make_string_stream("a\n" + std::string(size, 'x'));
+    LineReader reader(*stream, {16, 16});
+    Line line;
+    std::string joined;
+    bool ended = false;
+    int lines = 0;
+    while (reader.next(line)) {
+      EXPECT_FALSE(ended) << size << ": a piece after the end of the line";
+      if (line.continuation) {
+        joined.append(line.text);
+      } else {
+        ++lines;
+        if (line.text != "a") joined.append(line.text);
+      }
+      if (line.text != "a") ended = !line.continues;
+    }
+    EXPECT_TRUE(ended) << size;
+    EXPECT_EQ(joined, std::string(size, 'x')) << size;
+    EXPECT_EQ(lines, 2) << size;
+    EXPECT_EQ(reader.line_number(), 2u) << size;
+  }
+}
+
 TEST(LineReader, HugeLineWithoutNewlineUsesBoundedMemory) {
   // 64 MiB of garbage with no newline: the reader must stream it in pieces.
   class Garbage final : public ByteStream {

@@ -32,8 +32,13 @@ class CollectListener final : public MergeListener {
   void input_unsorted(const std::string& input, uint64_t line, uint64_t newest_line) override {
     unsorted.push_back(input + ":" + std::to_string(line) + "<" + std::to_string(newest_line));
   }
+  void input_without_timestamps(const std::string& input, bool whole, uint64_t lines,
+                                const std::string& first_line) override {
+    untimed.push_back(input + (whole ? " whole " : " first ") + std::to_string(lines) + " " + first_line);
+  }
   std::vector<std::string> failed;
   std::vector<std::string> unsorted;
+  std::vector<std::string> untimed;
 };
 
 class MergeTest : public ::testing::Test {
@@ -121,6 +126,38 @@ TEST_F(MergeTest, OrphansSkipDropsThemAndCountsNonBlankOnes) {
 TEST_F(MergeTest, InputWithoutAnyTimestampComesFirst) {
   auto in = files({"1 a\n", "no\ntime"});
   EXPECT_EQ(merge(options(in)), "no\ntime\n1 a\n");
+  // ... and is reported (SPEC §5), with its line count and first line.
+  EXPECT_EQ(listener_.untimed, (std::vector<std::string>{in[1] + " whole 2 no"}));
+  EXPECT_EQ(result_.inputs_without_timestamps, 1u);
+}
+
+TEST_F(MergeTest, InputWhoseFirstLinesHaveNoTimestampIsReportedOnce) {
+  std::string untimed = "\n  \n";
+  for (uint64_t i = 1; i <= kTimestampSearchLines; ++i) untimed += "\tat frame " + std::to_string(i) + "\r\n";
+  // One line short of the limit: not reported, the input has a timestamp.
+  std::string short_of = untimed.substr(0, untimed.rfind("\tat frame"));
+  auto in = files({"1 a\n", short_of + "2 b\n", untimed + "3 c\n", untimed + untimed});
+  merge(options(in));
+  EXPECT_EQ(listener_.untimed, (std::vector<std::string>{in[2] + " first 16 \\x09at frame 1",
+                                                         in[3] + " first 16 \\x09at frame 1"}));
+  EXPECT_EQ(result_.inputs_without_timestamps, 2u);
+}
+
+TEST_F(MergeTest, EmptyAndBlankInputsAreNotReported) {
+  auto in = files({"1 a\n", "", "\n \n\t\r\n"});
+  EXPECT_EQ(merge(options(in)), "\n \n\t\r\n1 a\n");
+  EXPECT_TRUE(listener_.untimed.empty());
+  EXPECT_EQ(result_.inputs_without_timestamps, 0u);
+}
+
+TEST_F(MergeTest, CheckReportsAnInputWithoutTimestamps) {
+  auto in = files({"1 a\n2 b\n", "plain text\nmore\n"});
+  MergeOptions o = options(in);
+  o.mode = MergeMode::kCheck;
+  EXPECT_EQ(merge(o), "");
+  EXPECT_EQ(result_.unsorted_inputs, 0u);
+  EXPECT_EQ(result_.inputs_without_timestamps, 1u);
+  EXPECT_EQ(listener_.untimed, (std::vector<std::string>{in[1] + " whole 2 plain text"}));
 }
 
 TEST_F(MergeTest, KeepsCrlfAndEndsTheLastLine) {
@@ -191,12 +228,27 @@ TEST_F(MergeTest, OverlongLinesPassThroughByteExact) {
                           in[0] + "\t3 c\n");
 }
 
+// A last line without a newline gets one, whatever its length: also when it is longer
+// than the read buffer and fills its last buffer exactly.
+TEST_F(MergeTest, OverlongLastLineWithoutNewlineGetsItsNewline) {
+  for (size_t size : {size_t{16} << 10, (size_t{16} << 10) + 1, size_t{320} << 10, (size_t{320} << 10) - 7}) {
+    std::string last = "3 " + std::string(size - 2, 'z');
+    auto in = files({"1 a\n" + last, "2 b\n"});
+    MergeOptions o = options(in);
+    o.buffer_budget_bytes = 1;  // the smallest read buffers (16 KiB)
+    EXPECT_EQ(merge(o), "1 a\n2 b\n" + last + "\n") << size;
+    o.label = true;
+    EXPECT_EQ(merge(o), in[0] + "\t1 a\n" + in[1] + "\t2 b\n" + in[0] + "\t" + last + "\n") << size;
+  }
+}
+
 TEST_F(MergeTest, LeadingOrphansBeyondOneMebibyteSpillAndComeBackExact) {
   std::string orphans;
   for (int i = 0; orphans.size() < (size_t{3} << 20); ++i)
     orphans += "trace line " + std::to_string(i) + "\n";
   auto in = files({"1 a\n", orphans + "2 b\n"});
   EXPECT_EQ(merge(options(in)), "1 a\n" + orphans + "2 b\n");
+  EXPECT_EQ(listener_.untimed, (std::vector<std::string>{in[1] + " first 16 trace line 0"}));
 }
 
 TEST_F(MergeTest, ManyInputsInPassesEqualOneMerge) {

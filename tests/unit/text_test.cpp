@@ -30,5 +30,15 @@ TEST(Base64, MatchesRfc4648Vectors) {
   EXPECT_EQ(base64_encode("\xFF\xFE"), "//4=");
 }
 
+TEST(PrintableExcerpt, EscapesWhatCouldBreakALineAndCutsOnACharacter) {
+  EXPECT_EQ(printable_excerpt("GET /a 200"), "GET /a 200");
+  EXPECT_EQ(printable_excerpt("a\tb\x1b[31m\x7f\\"), "a\\x09b\\x1B[31m\\x7F\\\\");
+  EXPECT_EQ(printable_excerpt("caf\xC3\xA9 \xFF"), "caf\xC3\xA9 \\xFF");  // UTF-8 kept, invalid escaped
+  EXPECT_EQ(printable_excerpt(std::string(100, 'x'), 10), std::string(10, 'x') + "...");
+  EXPECT_EQ(printable_excerpt("abcd\xC3\xA9", 5), "abcd...");  // not half a character
+  EXPECT_EQ(printable_excerpt("abcd\xC3\xA9", 6), "abcd\xC3\xA9");
+  EXPECT_EQ(printable_excerpt(""), "");
+}
+
 }  // namespace
 }  // namespace opsktl
