@@ -67,14 +67,17 @@ struct DedupeProblem {
 };
 
 struct DedupeResult {
-  std::vector<DedupeGroup> groups;          // ordered by their first path in byte order
-  uint64_t files_scanned = 0;               // regular files at least --min-size long (names)
-  int64_t bytes_total = 0;                  // their sizes, each inode once
-  uint64_t bytes_hashed = 0;                // bytes read this run (edges, full hashes, verification)
-  uint64_t hashes_reused = 0;               // inodes whose hash came from the state file
-  uint64_t duplicates = 0;                  // duplicate inodes (not the kept one), skipped included
-  int64_t reclaimable_bytes = 0;            // sizes of the duplicate inodes not skipped for metadata/device
-  int64_t reclaimed_bytes = 0;              // sizes of the duplicate inodes whose every name was linked
+  std::vector<DedupeGroup> groups;  // ordered by their first path in byte order
+  uint64_t files_scanned = 0;       // regular files at least --min-size long (names)
+  int64_t bytes_total = 0;          // their sizes, each inode once
+  uint64_t bytes_hashed = 0;        // bytes read this run (edges, full hashes, verification)
+  uint64_t hashes_reused = 0;       // inodes whose hash came from the state file
+  uint64_t duplicates = 0;          // duplicate inodes (not the kept one), skipped included
+  int64_t reclaimable_bytes = 0;    // sizes of the duplicate inodes not skipped for metadata/device
+  int64_t reclaimed_bytes = 0;      // sizes of the duplicate inodes whose every name was linked
+  // Duplicate inodes with hard links outside the roots: linking their names under the roots
+  // frees nothing, so they count in neither reclaimable_bytes nor reclaimed_bytes.
+  uint64_t held_outside = 0;
   uint64_t linked = 0;                      // names replaced by a link
   std::map<std::string, uint64_t> skipped;  // reason -> names
   uint64_t temp_links_removed = 0;          // leftovers of an interrupted run

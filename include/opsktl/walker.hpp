@@ -53,9 +53,10 @@ struct WalkProgress {
 
 struct WalkOptions {
   int threads = 1;
-  bool one_file_system = false;      // -x: leave out directories on another device than their root
-  std::vector<std::string> exclude;  // fnmatch(3) globs on base names, never on roots
-  size_t max_open_dirs = 0;          // directory fds held for later openat; 0: from RLIMIT_NOFILE
+  bool one_file_system = false;       // -x: leave out directories on another device than their root
+  std::vector<std::string> exclude;   // fnmatch(3) globs on base names, never on roots
+  bool follow_root_symlinks = false;  // a root that is a symlink is followed (du -D); never below
+  size_t max_open_dirs = 0;           // directory fds held for later openat; 0: from RLIMIT_NOFILE
   // Called from one worker thread at a time, at most once per progress_interval.
   std::function<void(const WalkProgress&)> progress;
   std::chrono::milliseconds progress_interval{100};

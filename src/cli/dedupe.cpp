@@ -114,6 +114,7 @@ void write_results(const DedupeResult& result, OutputFormat format, bool null_te
                                     {"duplicates", result.duplicates},
                                     {"reclaimable_bytes", result.reclaimable_bytes},
                                     {"reclaimed_bytes", result.reclaimed_bytes},
+                                    {"held_outside", result.held_outside},
                                     {"linked", result.linked},
                                     {"skipped", skipped_total},
                                     {"skipped_reasons", skipped},
@@ -148,9 +149,13 @@ Outcome run(const DedupeArgs& args) {
   for (const auto& [reason, count] : result.skipped) skipped += count;
   // A summary for people; the JSON summary carries the same numbers.
   if (!args.common.quiet && format != OutputFormat::kJson) {
-    spdlog::info("{}{} groups, {} duplicate files, {} reclaimable{}, {} skipped", diagnostics_prefix(),
+    spdlog::info("{}{} groups, {} duplicate files, {} reclaimable{}{}, {} skipped", diagnostics_prefix(),
                  result.groups.size(), result.duplicates,
                  human_bytes(static_cast<int64_t>(result.reclaimable_bytes)),
+                 result.held_outside > 0
+                     ? fmt::format(" ({} duplicate files not counted: held by hard links outside the roots)",
+                                   result.held_outside)
+                     : std::string(),
                  args.apply ? fmt::format(", {} linked, {} reclaimed", result.linked,
                                           human_bytes(static_cast<int64_t>(result.reclaimed_bytes)))
                             : std::string(" (dry run: nothing changed)"),

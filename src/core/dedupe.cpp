@@ -9,6 +9,7 @@
 #define XXH_INLINE_ALL
 #include "opsktl/dedupe.hpp"
 
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -62,6 +63,20 @@ void Engine::run() {
 
   WalkOptions walk = options_.walk;
   walk.threads = std::max(1, walk.threads);
+  // A root that is a symlink to a directory is followed, as du -D follows its arguments; one
+  // to a file is named and left out (the file's own path says which file is meant).
+  walk.follow_root_symlinks = true;
+  std::vector<std::string> walk_roots;
+  for (const std::string& root : options_.roots) {
+    struct stat lst {};
+    struct stat st {};
+    if (::lstat(root.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && ::stat(root.c_str(), &st) == 0 &&
+        !S_ISDIR(st.st_mode)) {
+      result_.problems.push_back({root, "a symlink to a file: not followed (give the file itself)"});
+      continue;
+    }
+    walk_roots.push_back(root);
+  }
   if (options_.progress) {
     walk.progress = [this](const WalkProgress&) {
       DedupeProgress p;
@@ -73,7 +88,7 @@ void Engine::run() {
     };
   }
   Walker walker(walk);  // its directory nodes are used until the last link
-  collect(walker);
+  collect(walker, walk_roots);
   report_progress(true);
 
   std::vector<std::vector<size_t>> groups = find_groups();

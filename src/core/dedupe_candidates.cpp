@@ -86,11 +86,12 @@ class Collector final : public WalkVisitor {
   std::atomic<uint64_t>& accepted_;
 };
 
-// Opens a recorded regular file for reading and checks it is still that file, unchanged.
-// Never blocks on a FIFO swapped in (O_NONBLOCK) and never follows a symlink at the end.
-int open_recorded(const std::string& path, const FileStamp& stamp, std::string& what) {
-  int fd = ::open(path.c_str(), kReadFlags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), kReadFlags);
+// Opens a recorded regular file for reading, relative to its directory, and checks it is
+// still that file, unchanged. Never blocks on a FIFO swapped in (O_NONBLOCK) and never
+// follows a symlink at the end.
+int open_recorded(int dirfd, const std::string& base, const FileStamp& stamp, std::string& what) {
+  int fd = ::openat(dirfd, base.c_str(), kReadFlags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, base.c_str(), kReadFlags);
   if (fd < 0) {
     what = "cannot open: " + errno_message(errno);
     return -1;
@@ -106,9 +107,9 @@ int open_recorded(const std::string& path, const FileStamp& stamp, std::string& 
 
 // The hashing rounds: `edge` reads up to 2 x 4 KiB (or the whole of a small file), `full`
 // reads everything. Returns false with `what` set when the file cannot be read as recorded.
-bool hash_file(const std::string& path, Inode& inode, bool full, std::vector<char>& buf, Counters& counters,
-               std::string& what) {
-  Fd fd(open_recorded(path, inode.stamp, what));
+bool hash_file(int dirfd, const std::string& base, Inode& inode, bool full, std::vector<char>& buf,
+               Counters& counters, std::string& what) {
+  Fd fd(open_recorded(dirfd, base, inode.stamp, what));
   if (!fd.ok()) return false;
   auto size = static_cast<size_t>(inode.stamp.size);
   if (!full && size > 2 * kEdge) {
@@ -160,7 +161,34 @@ bool hash_file(const std::string& path, Inode& inode, bool full, std::vector<cha
 
 }  // namespace
 
-// Reads with a short-read loop; returns bytes read or -1 with errno.
+int DirChain::open(const WalkDir* dir, std::string& what) {
+  want_.clear();
+  for (const WalkDir* d = dir; d != nullptr; d = d->parent) want_.push_back(d);
+  std::reverse(want_.begin(), want_.end());
+  size_t keep = 0;
+  while (keep < dirs_.size() && keep < want_.size() && dirs_[keep] == want_[keep]) ++keep;
+  dirs_.resize(keep);
+  fds_.resize(keep);
+  for (size_t k = keep; k < want_.size(); ++k) {
+    const WalkDir* d = want_[k];
+    Fd fd(k == 0 ? ::open(d->name.c_str(), kRootDirFlags)
+                 : ::openat(fds_.back().get(), d->name.c_str(), kDirFlags));
+    struct stat st {};
+    if (!fd.ok()) {
+      what = "cannot open directory " + walk_path(*d) + ": " + errno_message(errno);
+      return -1;
+    }
+    if (::fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_dev) != d->dev ||
+        static_cast<uint64_t>(st.st_ino) != d->ino) {
+      what = "directory " + walk_path(*d) + " was replaced during the run";
+      return -1;
+    }
+    dirs_.push_back(d);
+    fds_.push_back(std::move(fd));
+  }
+  return fds_.back().get();
+}
+
 ssize_t read_fully(int fd, char* buf, size_t len, off_t offset) {
   size_t got = 0;
   while (got < len) {
@@ -175,11 +203,11 @@ ssize_t read_fully(int fd, char* buf, size_t len, off_t offset) {
   return static_cast<ssize_t>(got);
 }
 
-void Engine::collect(Walker& walker) {
+void Engine::collect(Walker& walker, const std::vector<std::string>& roots) {
   size_t threads = static_cast<size_t>(std::max(1, options_.walk.threads));
   Collector collector(threads, std::max<int64_t>(options_.min_size, 1), journal_->dev(), journal_->ino(),
                       files_collected_);
-  walker.walk(options_.roots, collector);
+  walker.walk(roots, collector);
   for (auto& list : collector.problems_) {
     for (auto& p : list) result_.problems.push_back(std::move(p));
   }
@@ -236,6 +264,7 @@ void Engine::collect(Walker& walker) {
         inode.uid = st.st_uid;
         inode.gid = st.st_gid;
         inode.mode = st.st_mode & 07777;
+        inode.nlink = st.st_nlink;
         result_.bytes_total += st.st_size;
         for (auto it = first; it != last; ++it) {
           inode.names.push_back(*it);
@@ -252,13 +281,18 @@ void Engine::hash_round(const std::vector<size_t>& todo, bool full) {
   std::vector<std::vector<DedupeProblem>> problems(threads);
   auto work = [&](size_t worker) {
     std::vector<char> buf(kBufferSize);
+    DirChain dirs;
     for (;;) {
       size_t k = next.fetch_add(1);
       if (k >= todo.size()) break;
       Inode& inode = inodes_[todo[k]];
       std::string what;
-      const std::string& path = names_[inode.names.front()].path;
-      if (!hash_file(path, inode, full, buf, counters_, what)) {
+      const FileName& name = names_[inode.names.front()];
+      const std::string& path = name.path;
+      // A root given as a file has no walked directory: it is opened as given.
+      int dirfd = name.parent ? dirs.open(name.parent, what) : AT_FDCWD;
+      if (dirfd < 0 ||
+          !hash_file(dirfd, name.parent ? name.name : name.path, inode, full, buf, counters_, what)) {
         inode.failed = true;
         problems[worker].push_back({path, what});
         continue;

@@ -30,6 +30,9 @@ inline constexpr size_t kEdge = 4096;
 inline constexpr size_t kBufferSize = 1 << 20;
 inline constexpr int kReadFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 inline constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+// A root is opened as given, through a symlink too (as du -H does with its arguments); what
+// was opened is always checked against the device and inode the walk saw.
+inline constexpr int kRootDirFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY;
 
 inline int64_t ns(const struct timespec& t) {
   return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
@@ -77,6 +80,7 @@ struct Inode {
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint32_t mode = 0;
+  uint64_t nlink = 0;         // as the walk saw it: more than names.size() when names lie outside the roots
   std::vector<size_t> names;  // into names, sorted by path
   uint64_t edge = 0;
   Hash128 full;
@@ -107,6 +111,21 @@ void for_each_run(It begin, It end, Same same, Fn fn) {
   }
 }
 
+// The directories of the last file one worker opened, root first: files are opened
+// relative to their directory's descriptor, never by full path (no length limit, no
+// symlink followed below the root), and files in the same or a nearby directory reuse the
+// descriptors. Every directory opened is checked against what the walk saw.
+class DirChain {
+ public:
+  // The descriptor of `dir`, or -1 with `what` set.
+  int open(const WalkDir* dir, std::string& what);
+
+ private:
+  std::vector<const WalkDir*> dirs_;
+  std::vector<Fd> fds_;
+  std::vector<const WalkDir*> want_;
+};
+
 // Reads with a short-read loop; returns bytes read or -1 with errno.
 ssize_t read_fully(int fd, char* buf, size_t len, off_t offset);
 
@@ -121,7 +140,7 @@ class Engine {
 
  private:
   // dedupe_candidates.cpp
-  void collect(Walker& walker);
+  void collect(Walker& walker, const std::vector<std::string>& roots);
   void hash_round(const std::vector<size_t>& todo, bool full);
   // The groups of inodes with equal content (same size and full hash), each ordered by
   // first path, the groups too.

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -124,7 +125,7 @@ Fd open_parent(const FileName& name, std::string& base, Problem& problem) {
   base = name.name;
   std::vector<const WalkDir*> chain;
   const WalkDir* root = split_dir(name.parent, chain);
-  Fd fd(::open(root->name.c_str(), kDirFlags));
+  Fd fd(::open(root->name.c_str(), kRootDirFlags));
   auto check = [&](const WalkDir* expect) {
     struct stat st {};
     if (!fd.ok()) {
@@ -183,6 +184,13 @@ std::string unique_temp_name() {
 }  // namespace
 
 std::string absolute_root(const std::string& root) {
+  // As the kernel resolves it when the root is opened (symlinks, then ".."): a lexical
+  // normal form of "dir/link/.." would name another directory.
+  if (char* real = ::realpath(root.c_str(), nullptr)) {
+    std::string out(real);
+    std::free(real);  // NOLINT(cppcoreguidelines-no-malloc): realpath allocates with malloc
+    return out;
+  }
   std::string abs = std::filesystem::absolute(root).lexically_normal().string();
   while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
   return abs;
@@ -238,14 +246,20 @@ void Engine::link_group(size_t keep, const std::vector<size_t>& dups, DedupeGrou
       result_.skipped[reason] += dup.names.size();
       continue;
     }
-    result_.reclaimable_bytes += dup.stamp.size;
+    // A name outside the roots keeps the inode's blocks however its names here are linked.
+    bool held = dup.nlink > dup.names.size();
+    if (held) {
+      ++result_.held_outside;
+    } else {
+      result_.reclaimable_bytes += dup.stamp.size;
+    }
     if (!options_.apply) continue;
     std::vector<DedupeEntry*> entries;
     for (size_t j = first; j < group.entries.size(); ++j) entries.push_back(&group.entries[j]);
     link_inode(keep, d, entries);
     bool all = std::all_of(entries.begin(), entries.end(),
                            [](const DedupeEntry* e) { return e->action == DedupeAction::kLinked; });
-    if (all) result_.reclaimed_bytes += dup.stamp.size;
+    if (all && !held) result_.reclaimed_bytes += dup.stamp.size;
   }
 }
 

@@ -201,12 +201,16 @@ struct Walker::State {
     }
   }
 
+  // A root is opened through a symlink only when asked (its device and inode are checked
+  // after every open, like every directory's).
+  int root_flags() const { return options.follow_root_symlinks ? kDirFlags & ~O_NOFOLLOW : kDirFlags; }
+
   // Opens `node` relative to its parent's fd, or reopens the path from the nearest pinned
   // ancestor (or the root's path), checking every step. Returns -1 with `err` set on failure.
   int open_dir(Node* node, int& err) {
     auto* parent = static_cast<Node*>(const_cast<WalkDir*>(node->parent));
     if (parent == nullptr) {
-      int fd = ::openat(AT_FDCWD, node->name.c_str(), kDirFlags);
+      int fd = ::openat(AT_FDCWD, node->name.c_str(), root_flags());
       err = errno;
       return fd;
     }
@@ -229,7 +233,7 @@ struct Walker::State {
     bool own = false;
     for (size_t i = chain.size(); i-- > 0;) {
       Node* step = chain[i];
-      int next = ::openat(cur, step->name.c_str(), kDirFlags);
+      int next = ::openat(cur, step->name.c_str(), step->parent ? kDirFlags : root_flags());
       err = errno;
       if (next >= 0) {
         struct stat st {};
@@ -404,7 +408,8 @@ void Walker::walk(std::span<const std::string> roots, WalkVisitor& visitor) {
 
   for (const std::string& root : roots) {
     struct stat st {};
-    if (::fstatat(AT_FDCWD, root.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(AT_FDCWD, root.c_str(), &st, options_.follow_root_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) !=
+        0) {
       s.problem(0, root, "cannot access: " + errno_message(errno));
       continue;
     }

@@ -488,5 +488,161 @@ class DedupeTest(CliTestCase):
         self.assertTrue(proc.stderr.startswith(b"opsktl: dedupe: "), proc.stderr)
 
 
+def deep_dir(base, total_len):
+    """Makes directories under `base` until the path is longer than total_len bytes (past
+    PATH_MAX); returns the relative components. Built with dir_fd, as no full path works."""
+    parts = []
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    length = len(os.fsencode(base))
+    try:
+        while length <= total_len:
+            name = "d" * 200
+            os.mkdir(name, dir_fd=fd)
+            nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+            parts.append(name)
+            length += len(name) + 1
+    finally:
+        os.close(fd)
+    return parts
+
+
+def open_deep(base, parts):
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    for name in parts:
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    return fd
+
+
+class DedupePathsTest(CliTestCase):
+    """Paths are resolved, not spelled; odd trees get a word, not silence."""
+
+    def setUp(self):
+        super().setUp()
+        self.tree = self.dir / "tree"
+        self.tree.mkdir()
+        self.state = self.dir / "state" / "dedupe.state"
+
+    def dedupe(self, *args, root=None):
+        return self.run_opsktl("dedupe", "--format", "tsv", "--state", self.state, *args, root or self.tree)
+
+    def test_root_through_symlink_and_dotdot_links_to_the_file_actually_found(self):
+        # tree/link/.. is the directory "other", not "tree": lexically it would be tree.
+        self.write("other/x", b"payload")
+        self.write("other/y", b"payload")
+        (self.dir / "other" / "sub").mkdir()
+        self.write("tree/x", b"not the payload")  # where a lexical path would point
+        os.symlink(self.dir / "other" / "sub", self.tree / "link")
+        root = f"{self.tree}/link/.."
+        result = self.dedupe("--apply", "--link", "symlink", root=root)
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual([r[2] for r in result.rows()], ["keep", "linked"])
+        y = self.dir / "other" / "y"
+        self.assertTrue(y.is_symlink())
+        self.assertEqual(y.read_bytes(), b"payload")
+        self.assertEqual(os.path.realpath(y), os.path.realpath(self.dir / "other" / "x"))
+        self.assertEqual((self.tree / "x").read_bytes(), b"not the payload")
+        with open(self.state) as f:
+            roots = json.loads(f.readline())["roots"]
+        self.assertEqual(roots, [os.path.realpath(self.dir / "other")])
+
+    def test_path_longer_than_path_max_is_hashed_and_linked(self):
+        parts = deep_dir(str(self.tree), 4096 + 200)
+        fd = open_deep(str(self.tree), parts)
+        try:
+            for name in ("a", "b"):
+                with open(os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as f:
+                    f.write(b"deep payload")
+        finally:
+            os.close(fd)
+        result = self.dedupe()
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual([r[2] for r in result.rows()], ["keep", "dup"])
+        result = self.dedupe("--apply")
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual([r[2] for r in result.rows()], ["keep", "linked"])
+        fd = open_deep(str(self.tree), parts)
+        try:
+            a, b = (os.stat(n, dir_fd=fd, follow_symlinks=False) for n in ("a", "b"))
+            self.assertEqual(a.st_ino, b.st_ino)
+            with open(os.open("b", os.O_RDONLY, dir_fd=fd), "rb") as f:
+                self.assertEqual(f.read(), b"deep payload")
+        finally:
+            os.close(fd)
+
+    def test_root_that_is_a_symlink_to_a_directory_is_followed(self):
+        self.write("tree/a", b"payload")
+        self.write("tree/b", b"payload")
+        link = self.dir / "tree-link"
+        os.symlink(self.tree, link)
+        result = self.dedupe(root=link)
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual(sorted(r[3] for r in result.rows()), [f"{link}/a", f"{link}/b"])
+        result = self.dedupe("--apply", root=link)
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual(os.lstat(self.tree / "a").st_ino, os.lstat(self.tree / "b").st_ino)
+
+    def test_root_that_is_a_symlink_to_a_file_is_named(self):
+        self.write("tree/a", b"payload")
+        link = self.dir / "file-link"
+        os.symlink(self.tree / "a", link)
+        result = self.dedupe(root=link)
+        self.assertEqual(result.code, 1)
+        self.assertIn("file-link", result.errtext)
+        self.assertIn("symlink", result.errtext)
+
+    def test_duplicate_with_a_hard_link_outside_the_roots_frees_nothing(self):
+        self.write("tree/a", b"payload")
+        self.write("tree/b", b"payload")
+        (self.dir / "outside").mkdir()
+        os.link(self.tree / "b", self.dir / "outside" / "b")  # keeps b's blocks whatever we link
+        self.write("tree/c", b"second group")
+        self.write("tree/d1", b"second group")
+        os.link(self.tree / "d1", self.tree / "d2")  # both names inside: linking frees d's blocks
+        args = ("dedupe", "--format", "json", "--state", self.state, self.tree)
+        result = self.run_opsktl(*args)
+        self.assertEqual(result.code, 0, result.errtext)
+        doc = json.loads(result.out)
+        actions = {r["path"]: r["action"] for r in doc["groups"]}
+        self.assertEqual(actions[str(self.tree / "b")], "dup")
+        self.assertEqual(doc["summary"]["held_outside"], 1)
+        self.assertEqual(doc["summary"]["reclaimable_bytes"], len(b"second group"))
+        result = self.run_opsktl("dedupe", "--state", self.state, self.tree)
+        self.assertIn("held by hard links outside the roots", result.errtext)
+        doc = json.loads(self.run_opsktl(args[0], "--apply", *args[1:]).out)
+        self.assertEqual(doc["summary"]["linked"], 3)
+        self.assertEqual(doc["summary"]["reclaimed_bytes"], len(b"second group"))
+        self.assertEqual((self.dir / "outside" / "b").read_bytes(), b"payload")
+
+    def test_hard_link_across_a_bind_mount_is_skipped_for_device_and_other_names_tried(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to bind-mount")
+        self.write("tree/a", b"payload")
+        self.write("other/b", b"payload")
+        os.link(self.dir / "other" / "b", self.tree / "z")  # a second name of the duplicate
+        (self.tree / "m").mkdir()
+        mounted = subprocess.run(["mount", "--bind", str(self.dir / "other"), str(self.tree / "m")],
+                                 capture_output=True)
+        if mounted.returncode != 0:
+            self.skipTest(f"cannot bind-mount here: {mounted.stderr!r}")
+        try:
+            result = self.run_opsktl("dedupe", "--apply", "--format", "json", "--state", self.state,
+                                     self.tree)
+            self.assertEqual(result.code, 0, result.errtext)
+            doc = json.loads(result.out)
+            actions = {r["path"]: r["action"] for r in doc["groups"]}
+            self.assertEqual(actions, {str(self.tree / "a"): "keep", str(self.tree / "m" / "b"): "skipped",
+                                       str(self.tree / "z"): "linked"})
+            self.assertEqual(doc["summary"]["skipped_reasons"], {"device": 1})
+            self.assertEqual(doc["summary"]["problems"], 0)
+            self.assertEqual(os.lstat(self.tree / "z").st_ino, os.lstat(self.tree / "a").st_ino)
+            self.assertEqual((self.tree / "m" / "b").read_bytes(), b"payload")
+        finally:
+            subprocess.run(["umount", str(self.tree / "m")], check=True)
+
+
 if __name__ == "__main__":
     unittest.main()
