@@ -12,7 +12,7 @@ nightly cron job would see. Prints the state file's size and records after some 
 replay: a state file of RECORDS hash records (distinct inodes, stamps and hashes, as a big
 tree leaves) for an empty root; times a dry run of that root with a fresh copy of the file
 each round (so the run's work is the replay, plus a compaction where the binary has one).
-Prints the median and minimum wall time and the peak RSS.
+Prints the median and minimum wall time, the median CPU time and the peak RSS.
 """
 import argparse
 import os
@@ -91,19 +91,24 @@ def replay(args):
                                                rng.getrandbits(64), rng.getrandbits(128)))
         print(f"state file: {args.records} records, {os.path.getsize(master)} bytes")
         times = []
+        cpu = []
         state = os.path.join(work, "run.state")
         for _ in range(args.rounds):
             shutil.copyfile(master, state)
             os.chmod(state, 0o600)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             proc = subprocess.run([args.opsktl, "dedupe", "-q", "--state", state, root],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             times.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if proc.returncode != 0:
                 sys.exit(f"exit {proc.returncode}: {proc.stderr.decode(errors='replace')}")
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print(f"dry run of an empty root: median {statistics.median(times):.3f} s, "
-              f"min {min(times):.3f} s over {args.rounds} rounds; peak RSS {rss / 1024:.1f} MiB")
+        print(f"dry run of an empty root: wall median {statistics.median(times):.3f} s, "
+              f"min {min(times):.3f} s; CPU (user+sys) median {statistics.median(cpu):.3f} s; "
+              f"over {args.rounds} rounds; peak RSS {rss / 1024:.1f} MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
