@@ -59,7 +59,7 @@ class Collector final : public WalkVisitor {
     // would make a leftover of a killed run part of the tree.
     if (!S_ISDIR(st.st_mode)) {
       size_t slash = name.rfind('/');
-      if (is_dedupe_temp_name(slash == std::string_view::npos ? name : name.substr(slash + 1))) {
+      if (looks_like_dedupe_temp_name(slash == std::string_view::npos ? name : name.substr(slash + 1))) {
         leftovers_[worker].push_back({parent, std::string(name), st});
         return 0;
       }

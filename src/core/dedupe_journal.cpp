@@ -329,6 +329,10 @@ std::string mode_text(mode_t mode) {
 
 // --- Names and escapes -------------------------------------------------------------
 
+bool looks_like_dedupe_temp_name(std::string_view name) {
+  return name.size() > 19 && name.starts_with(".opsktl-dedupe.") && name.ends_with(".tmp");
+}
+
 bool is_dedupe_temp_name(std::string_view name) {
   constexpr std::string_view kPrefix = ".opsktl-dedupe.";
   constexpr std::string_view kSuffix = ".tmp";

@@ -59,6 +59,8 @@ struct PendingTemp {
 
 // True for the names dedupe gives its temporary links: .opsktl-dedupe.PID.HEX.N.tmp
 bool is_dedupe_temp_name(std::string_view name);
+// True for any name of the form .opsktl-dedupe.*.tmp: never a candidate.
+bool looks_like_dedupe_temp_name(std::string_view name);
 
 // One line of a state file, parsed strictly: exactly the keys and value forms the writer
 // produces (in any key order), integers without overflow, hashes as lowercase hex, paths

@@ -413,10 +413,12 @@ class DedupeTest(CliTestCase):
         self.write("tree/a", b"same")
         self.write("tree/b", b"same")
         stray = self.write("tree/.opsktl-dedupe.9.a.0.tmp", b"same")  # sorts first: would be kept
+        odd = self.write("tree/.opsktl-dedupe.not-ours.tmp", b"same")  # the glob's form, not the exact one
         result = self.dedupe()
         self.assertEqual(result.code, 1, result.errtext)
         found, _ = groups_of(result.rows())
         self.assertEqual(found, {frozenset({str(self.tree / "a"), str(self.tree / "b")})})
+        self.assertIn(f"{odd}: temporary name of an interrupted dedupe run", result.errtext)
         self.assertIn(f"{stray}: temporary name of an interrupted dedupe run that the state file does not account "
                       "for: not removed", result.errtext)
         result = self.dedupe("--apply")

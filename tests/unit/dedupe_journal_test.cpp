@@ -130,6 +130,11 @@ TEST(StateRecord, TempNamePattern) {
   EXPECT_FALSE(is_dedupe_temp_name(".opsktl-dedupe.1.1.0.tmp/x"));
   EXPECT_FALSE(is_dedupe_temp_name("../.opsktl-dedupe.1.1.0.tmp"));
   EXPECT_FALSE(is_dedupe_temp_name("important"));
+  // Never candidates: the loose form.
+  EXPECT_TRUE(looks_like_dedupe_temp_name(".opsktl-dedupe.x.tmp"));
+  EXPECT_TRUE(looks_like_dedupe_temp_name(".opsktl-dedupe.123.1a2b.0.tmp"));
+  EXPECT_FALSE(looks_like_dedupe_temp_name(".opsktl-dedupe.tmp"));
+  EXPECT_FALSE(looks_like_dedupe_temp_name("opsktl-dedupe.x.tmp"));
 }
 
 TEST(StateReplay, IntentsThatCannotBeOursAreIgnoredWithAWarning) {
