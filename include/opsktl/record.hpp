@@ -47,12 +47,20 @@ using FieldPositions = std::array<int, kFieldCount>;
 // entry means the default names of that field (SPEC §2).
 using FieldKeys = std::array<std::string, kFieldCount>;
 
+// How the fields format reads the ts field. kWhole: the timestamp starting there, over
+// as many fields as its form needs (`2015-07-29 19:03:35,413` is fields 1 and 2; a line
+// that also names one of its later fields for something else is malformed). kFirst:
+// the one field at its position, for a caller that reads no timestamp (errors-by-
+// endpoint without --since/--until), so that it judges lines as its fields scan does.
+enum class TsFields { kWhole, kFirst };
+
 struct LogFormatConfig {
   LogFormat format = LogFormat::kAuto;
   FieldPositions positions{};  // for kFields (and kAuto when it picks fields)
-  FieldKeys keys{};            // for kLogfmt and kJson
-  std::string service;         // --service: the service of every line, when not empty
-  std::string regex;           // for kRegex: RE2 pattern with named groups ts, service, ...
+  TsFields ts_fields = TsFields::kWhole;
+  FieldKeys keys{};     // for kLogfmt and kJson
+  std::string service;  // --service: the service of every line, when not empty
+  std::string regex;    // for kRegex: RE2 pattern with named groups ts, service, ...
 };
 
 // Why a line is malformed (kOk: it is not). Parsers give the reasons of their format;
@@ -61,16 +69,17 @@ struct LogFormatConfig {
 // for JSON and a text for messages.
 enum class ParseStatus : uint8_t {
   kOk,
-  kLineTooLong,      // longer than the reader's line limit
-  kTooFewFields,     // fields: fewer than the highest --field position
-  kNoLatencyColumn,  // fields: one field short, and that field is the latency (the last)
-  kBadTimestamp,     // the ts field is not a timestamp opsktl reads
-  kBadStatus,        // the status field is not 3 digits
-  kInvalidJson,      // json: not exactly one valid JSON object
-  kInvalidLogfmt,    // logfmt: an unterminated quote or a value without a key
-  kNotCombined,      // combined: not an NCSA access log line
-  kNoRegexMatch,     // regex: the pattern does not match the line
-  kBadSyntax,        // another format's own layout does not match the line
+  kLineTooLong,       // longer than the reader's line limit
+  kTooFewFields,      // fields: fewer than the highest --field position
+  kNoLatencyColumn,   // fields: one field short, and that field is the latency (the last)
+  kBadTimestamp,      // the ts field is not a timestamp opsktl reads
+  kBadStatus,         // the status field is not 3 digits
+  kInvalidJson,       // json: not exactly one valid JSON object
+  kInvalidLogfmt,     // logfmt: an unterminated quote or a value without a key
+  kNotCombined,       // combined: not an NCSA access log line
+  kNoRegexMatch,      // regex: the pattern does not match the line
+  kBadSyntax,         // another format's own layout does not match the line
+  kFieldInTimestamp,  // fields: a --field position falls inside a timestamp of several fields
   // A field the analyser needs is absent (logfmt and json keys, regex groups that did
   // not take part): kNoTs + FieldId, in FieldId order.
   kNoTs,
@@ -129,19 +138,28 @@ class RecordParser {
   virtual void begin_input(std::string_view name) { (void)name; }
 };
 
-// Whitespace-separated positional fields. A line with fewer fields than the highest
-// configured position is malformed: kNoLatencyColumn when only the last is missing and
-// it is the latency, else kTooFewFields (fields_shortage gives the same verdict).
+// Whitespace-separated positional fields, numbered as awk numbers them. A line with
+// fewer fields than the highest configured position is malformed. With TsFields::kWhole
+// the ts field holds the whole timestamp that starts at its position, however many
+// fields it spans, and a line where another configured position falls inside that
+// timestamp is malformed (kFieldInTimestamp). A line short of fields is kNoLatencyColumn
+// when only the last is missing and it is the latency, else kTooFewFields
+// (fields_shortage gives the same verdict).
 class FieldsParser final : public RecordParser {
  public:
-  explicit FieldsParser(const FieldPositions& positions);
+  explicit FieldsParser(const FieldPositions& positions, TsFields ts_fields = TsFields::kWhole);
   ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override { return positions_[static_cast<size_t>(id)] > 0; }
 
  private:
+  ParseResult split(std::string_view line, Record& record);
+  ParseResult extend_timestamp(std::string_view line, Record& record) const;
+
   FieldPositions positions_;
   std::array<int8_t, 64> field_at_{};  // position (1..63) -> FieldId + 1, 0 when unused
   int last_ = 0;
+  int ts_position_ = 0;           // 0 when the ts field is not read whole
+  uint64_t other_positions_ = 0;  // bit p: position p names a field other than ts
 };
 
 // Why a fields-format line of `fields` fields is malformed, when `last` (the highest
@@ -150,6 +168,12 @@ class FieldsParser final : public RecordParser {
 constexpr ParseStatus fields_shortage(int fields, int last, bool last_is_latency) {
   return last_is_latency && fields == last - 1 ? ParseStatus::kNoLatencyColumn : ParseStatus::kTooFewFields;
 }
+
+// For the fields format: when the timestamp of the first line of `head` that has one at
+// the ts position spans into a position `positions` gives another field (the defaults
+// ts=1 service=2 on `2015-07-29 19:03:35,413 nginx restarted`), a message saying so and
+// how to number the fields; empty otherwise. `head` is an input's first bytes.
+std::string timestamp_position_problem(std::string_view head, const FieldPositions& positions);
 
 // The parser for `config` (kAuto gives the fields parser: resolve auto per input with
 // sniff_log_format first). Throws opsktl::Error "--regex: REASON" when the regex does

@@ -112,6 +112,9 @@ class Counter {
     if (!parser) {
       LogFormatConfig config = options_.log_format;
       config.format = format;
+      // Without --since/--until no timestamp is read, and lines are judged as the
+      // fields scan judges them.
+      if (!filter_time_) config.ts_fields = TsFields::kFirst;
       parser = make_record_parser(config);
     }
     parser_ = parser.get();
@@ -285,7 +288,7 @@ class Counter {
                                                         : ParseStatus::kBadStatus);
     }
     if (filter_time_) {
-      auto ts = parse_timestamp(record[FieldId::kTs], options_.time_context);
+      auto ts = read_timestamp(record[FieldId::kTs], options_.time_context);
       if (!ts)
         return malformed(record[FieldId::kTs].empty() ? missing_field(FieldId::kTs)
                                                       : ParseStatus::kBadTimestamp);
@@ -410,6 +413,16 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
                                                      : "")});
         inputs[i].reset();
         continue;
+      }
+      // The timestamp is read with --since/--until only (SPEC §3).
+      if (guess.format == LogFormat::kFields && (options.since || options.until)) {
+        std::string problem =
+            timestamp_position_problem(input.head(kSniffBytes), options.log_format.positions);
+        if (!problem.empty()) {
+          result.problems.push_back({options.inputs[i], options.inputs[i] + ":" + problem});
+          inputs[i].reset();
+          continue;
+        }
       }
     } catch (const Error& e) {
       result.problems.push_back({options.inputs[i], options.inputs[i] + ": " + e.what()});

@@ -8,6 +8,7 @@
 #include "opsktl/fields_scan.hpp"
 #include "opsktl/read_progress.hpp"
 #include "opsktl/record.hpp"
+#include "opsktl/timestamp.hpp"
 
 namespace opsktl {
 namespace {
@@ -41,6 +42,7 @@ constexpr std::array<ParseStatusWords, kParseStatusCount> kParseStatusWords = {{
     {"not_combined", "not a combined access log line"},
     {"no_regex_match", "no match for --regex"},
     {"bad_syntax", "not in the log format"},
+    {"field_in_timestamp", "a --field position falls inside the timestamp"},
     {"no_ts", "no ts field"},
     {"no_service", "no service field"},
     {"no_path", "no path field"},
@@ -63,12 +65,20 @@ namespace {
 constexpr int8_t kLatencyMark = static_cast<int8_t>(static_cast<int>(FieldId::kLatency) + 1);  // in field_at_
 }  // namespace
 
-FieldsParser::FieldsParser(const FieldPositions& positions) : positions_(positions) {
+FieldsParser::FieldsParser(const FieldPositions& positions, TsFields ts_fields) : positions_(positions) {
   for (size_t i = 0; i < kFieldCount; ++i) {
     int pos = positions_[i];
     if (pos > 0 && pos < static_cast<int>(field_at_.size())) {
       field_at_[static_cast<size_t>(pos)] = static_cast<int8_t>(i + 1);
       last_ = std::max(last_, pos);
+    }
+  }
+  const int ts = positions_[static_cast<size_t>(FieldId::kTs)];
+  if (ts_fields == TsFields::kWhole && ts > 0 && ts < static_cast<int>(field_at_.size()) &&
+      field_at_[static_cast<size_t>(ts)] == static_cast<int8_t>(FieldId::kTs) + 1) {
+    ts_position_ = ts;
+    for (size_t p = 1; p < field_at_.size(); ++p) {
+      if (field_at_[p] != 0 && static_cast<int>(p) != ts) other_positions_ |= uint64_t{1} << p;
     }
   }
 }
@@ -83,12 +93,37 @@ constexpr std::array<bool, 256> kSeparator = [] {
 inline bool is_separator(char c) { return kSeparator[static_cast<unsigned char>(c)]; }
 }  // namespace
 
+// The ts field, a token, widened to the timestamp that starts there (docs/log-formats.md,
+// "Timestamps in the fields format"). Costs one comparison for a ten-digit epoch or an
+// RFC 3339 stamp with its zone, the forms that cannot span fields.
+ParseResult FieldsParser::extend_timestamp(std::string_view line, Record& record) const {
+  std::string_view& ts = record[FieldId::kTs];
+  if (ts.empty() || !may_span_fields(ts)) return ParseStatus::kOk;
+  const auto start = static_cast<size_t>(ts.data() - line.data());
+  const size_t extent = timestamp_extent(line.substr(start));
+  if (extent <= ts.size()) return ParseStatus::kOk;
+  std::string_view whole = line.substr(start, extent);
+  int fields = 1;
+  for (size_t i = 1; i < whole.size(); ++i) fields += is_separator(whole[i]) && !is_separator(whole[i - 1]);
+  // Positions ts_position_ + 1 .. ts_position_ + fields - 1 are the timestamp's.
+  for (int p = ts_position_ + 1; p < ts_position_ + fields && p < 64; ++p) {
+    if ((other_positions_ >> p) & 1u) return ParseStatus::kFieldInTimestamp;
+  }
+  ts = whole;
+  return ParseStatus::kOk;
+}
+
+ParseResult FieldsParser::parse(std::string_view line, Record& record) {
+  if (ParseResult split_result = split(line, record); !split_result) return split_result;
+  return ts_position_ == 0 ? ParseResult(ParseStatus::kOk) : extend_timestamp(line, record);
+}
+
 // Hot path. With SSE2, 16 bytes at a time are compared against the three separators and
 // the resulting bit mask gives every field boundary in the block; on the generated access
 // log this made parsing 2.4x faster than a byte loop with a lookup table. Only the fields
 // up to the last configured position are visited. Fields the configuration does not name
 // are never written, so they stay empty without clearing the record per line.
-ParseResult FieldsParser::parse(std::string_view line, Record& record) {
+ParseResult FieldsParser::split(std::string_view line, Record& record) {
   const char* data = line.data();
   const size_t size = line.size();
   size_t pos = 0;
@@ -135,6 +170,53 @@ ParseResult FieldsParser::parse(std::string_view line, Record& record) {
   if (in_field && boundary(size, true)) return ParseStatus::kOk;
   if (index >= last_) return ParseStatus::kOk;
   return fields_shortage(index, last_, field_at_[static_cast<size_t>(last_)] == kLatencyMark);
+}
+
+std::string timestamp_position_problem(std::string_view head, const FieldPositions& positions) {
+  const int ts_position = positions[static_cast<size_t>(FieldId::kTs)];
+  if (ts_position <= 0) return {};
+  constexpr size_t kLines = 16;
+  size_t pos = 0;
+  for (size_t line_number = 1; line_number <= kLines && pos < head.size(); ++line_number) {
+    size_t nl = head.find('\n', pos);
+    if (nl == std::string_view::npos) nl = head.size();
+    std::string_view line = head.substr(pos, nl - pos);
+    pos = nl + 1;
+    // The ts field of this line, counted as awk counts.
+    size_t at = 0;
+    int field = 0;
+    while (at < line.size()) {
+      while (at < line.size() && is_separator(line[at])) ++at;
+      if (at == line.size()) break;
+      if (++field == ts_position) break;
+      while (at < line.size() && !is_separator(line[at])) ++at;
+    }
+    if (field != ts_position || at == line.size()) continue;
+    std::string_view rest = line.substr(at);
+    const size_t extent = timestamp_extent(rest);
+    if (extent == 0) continue;
+    std::string_view stamp = rest.substr(0, extent);
+    int fields = 1;
+    for (size_t i = 1; i < stamp.size(); ++i) fields += is_separator(stamp[i]) && !is_separator(stamp[i - 1]);
+    for (int p = ts_position + 1; p < ts_position + fields; ++p) {
+      for (size_t id = 0; id < kFieldCount; ++id) {
+        if (positions[id] != p || id == static_cast<size_t>(FieldId::kTs)) continue;
+        std::string name(kFieldNames[id]);
+        std::string message = "line " + std::to_string(line_number);
+        message.append(": the timestamp '").append(stamp).append("' is fields ");
+        message.append(std::to_string(ts_position))
+            .append("-")
+            .append(std::to_string(ts_position + fields - 1));
+        message.append(", but field ").append(std::to_string(p)).append(" is the ").append(name);
+        message.append(" field; fields are numbered as awk numbers them: give the positions after the ");
+        message.append("timestamp with --field (e.g. --field ").append(name).append("=");
+        message.append(std::to_string(ts_position + fields)).append(")");
+        return message;
+      }
+    }
+    return {};
+  }
+  return {};
 }
 
 FieldsLayout::FieldsLayout(const FieldPositions& positions) {

@@ -295,38 +295,6 @@ class ShortLineFields {
   }
 };
 
-// A whole field of exactly ten digits as epoch seconds (parse_timestamp gives the same);
-// false for anything else.
-__attribute__((always_inline)) inline bool ten_digit_epoch(std::string_view field, Micros& out) {
-  if (field.size() != 10) return false;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  // Eight digits at once: every byte of `digits` below 10 when no byte of `eight` is
-  // under '0' (borrow sets the top bit) or over '9' (adding 0x46 sets it).
-  uint64_t eight = 0;
-  std::memcpy(&eight, field.data(), 8);
-  uint64_t digits = eight - 0x3030303030303030u;
-  auto ninth = static_cast<unsigned char>(field[8] - '0');
-  auto tenth = static_cast<unsigned char>(field[9] - '0');
-  if (((digits | (eight + 0x4646464646464646u)) & 0x8080808080808080u) != 0 || ninth > 9 || tenth > 9) {
-    return false;
-  }
-  digits = (digits * 10 + (digits >> 8)) & 0x00FF00FF00FF00FFu;
-  digits = (digits * 100 + (digits >> 16)) & 0x0000FFFF0000FFFFu;
-  digits = (digits * 10000 + (digits >> 32)) & 0xFFFFFFFFu;
-  out = static_cast<Micros>(digits * 100 + uint64_t{ninth} * 10 + tenth) * kMicrosPerSecond;
-  return true;
-#else
-  int64_t value = 0;
-  for (char c : field) {
-    auto digit = static_cast<unsigned char>(c - '0');
-    if (digit > 9) return false;
-    value = value * 10 + digit;
-  }
-  out = value * kMicrosPerSecond;
-  return true;
-#endif
-}
-
 // The `size` <= 16 bytes at `data` as two little-endian words, zero past `size`.
 // `limit`: the bytes before it are readable from `data` (16 of them take the fast way).
 struct ShortMask {
@@ -503,6 +471,24 @@ class Detection {
     service_slot_ = layout_.slot[static_cast<size_t>(FieldId::kService)];
     event_slot_ = layout_.slot[static_cast<size_t>(FieldId::kEvent)];
     block_usable_ = options.block_scan && !regex_ && ts_slot_ >= 0 && service_slot_ >= 0 && event_slot_ >= 0;
+    ts_position_ = short_positions_[0];
+    for (size_t i = 0; i < kFieldCount; ++i) {
+      int p = positions[i];
+      if (p > 0 && p < 64 && p != ts_position_) other_positions_ |= uint64_t{1} << p;
+    }
+  }
+
+  // The timestamp of a fields-format line from its ts field on (`from` runs to the end
+  // of the line), read as FieldsParser reads it: over as many fields as its form needs,
+  // and malformed when another configured position falls inside it.
+  ParseStatus fields_timestamp(std::string_view from, Micros& out) const {
+    FieldTimestamp ts = read_field_timestamp(from, options_.time_context);
+    if (ts.bytes == 0) return ParseStatus::kBadTimestamp;
+    for (int p = ts_position_ + 1; p < ts_position_ + ts.fields && p < 64; ++p) {
+      if ((other_positions_ >> p) & 1u) return ParseStatus::kFieldInTimestamp;
+    }
+    out = ts.instant;
+    return ParseStatus::kOk;
   }
 
   FlappingResult run() {
@@ -547,11 +533,12 @@ class Detection {
       if (!is_restart(fields[2], text, false)) return;
       service = fields[1];
       Micros instant = 0;
-      if (ten_digit_epoch(fields[0], instant)) {
-        ts = instant;
-      } else {
-        ts = parse_timestamp(fields[0], options_.time_context);
+      if (!read_epoch_seconds10(fields[0], instant)) {
+        ParseStatus status =
+            fields_timestamp(text.substr(static_cast<size_t>(fields[0].data() - text.data())), instant);
+        if (status != ParseStatus::kOk) return malformed(input, number, status);
       }
+      ts = instant;
     } else {
       if (ParseResult parsed = in.parser->parse(text, record_); !parsed)
         return malformed(input, number, parsed.status);
@@ -560,7 +547,7 @@ class Detection {
       service = record_[FieldId::kService];
       if (service.empty()) return malformed(input, number, missing_field(FieldId::kService));
       std::string_view ts_text = record_[FieldId::kTs];
-      ts = parse_timestamp(ts_text, options_.time_context);
+      ts = read_timestamp(ts_text, options_.time_context);
       if (!ts && ts_text.empty()) return malformed(input, number, missing_field(FieldId::kTs));
     }
     if (!ts) return malformed(input, number, ParseStatus::kBadTimestamp);
@@ -633,10 +620,10 @@ class Detection {
       if (!event_word_.matches(field(line, event_slot), limit)) return;
       std::string_view ts_text = field(line, ts_slot);
       Micros ts = 0;
-      if (!ten_digit_epoch(ts_text, ts)) {
-        std::optional<Micros> parsed = parse_timestamp(ts_text, options_.time_context);
-        if (!parsed) return on_malformed(lines, ParseStatus::kBadTimestamp);
-        ts = *parsed;
+      if (!read_epoch_seconds10(ts_text, ts)) {
+        ParseStatus status = fields_timestamp(
+            std::string_view(ts_text.data(), static_cast<size_t>(line.end - ts_text.data())), ts);
+        if (status != ParseStatus::kOk) return on_malformed(lines, status);
       }
       if (bounded && (ts < since || ts > until)) {
         ++filtered_out;
@@ -978,7 +965,16 @@ class Detection {
       return;
     }
     try {
-      if (!choose_parser(input, resolve_log_format(options_.log_format, *opened))) return;
+      FormatGuess guess = resolve_log_format(options_.log_format, *opened);
+      if (!choose_parser(input, guess)) return;
+      if (guess.format == LogFormat::kFields) {
+        std::string problem =
+            timestamp_position_problem(opened->head(kSniffBytes), options_.log_format.positions);
+        if (!problem.empty()) {
+          result_.problems.push_back({name, name + ":" + problem});
+          return;
+        }
+      }
       if (parsers_[input].block_fields) {
         if (options_.threads > 1 && opened->regular_fd() >= 0 && opened->size() > 0 &&
             opened->size() >= options_.split_min_bytes) {
@@ -1085,6 +1081,8 @@ class Detection {
   // block_usable_ is false).
   FieldsLayout layout_;
   int ts_slot_ = -1, service_slot_ = -1, event_slot_ = -1;
+  int ts_position_ = 0;           // 1-based position of the ts field
+  uint64_t other_positions_ = 0;  // bit p: position p names a field other than ts
   bool block_usable_ = false;
   ServiceIndex services_;  // name -> detector id, for the block scan
   // Positions of ts, service and event for ShortLineFields; short_last_ is 0 when the

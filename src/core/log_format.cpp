@@ -129,7 +129,9 @@ std::unique_ptr<RecordParser> make_record_parser(const LogFormatConfig& config) 
     case LogFormat::kJson: parser = std::make_unique<JsonParser>(config.keys); break;
     case LogFormat::kRegex: parser = std::make_unique<RegexParser>(config.regex); break;
     case LogFormat::kAuto:
-    case LogFormat::kFields: parser = std::make_unique<FieldsParser>(config.positions); break;
+    case LogFormat::kFields:
+      parser = std::make_unique<FieldsParser>(config.positions, config.ts_fields);
+      break;
   }
   if (!config.service.empty()) parser = std::make_unique<ServiceOverride>(std::move(parser), config.service);
   return parser;

@@ -61,46 +61,11 @@ constexpr size_t kSniffBytesPerInput = size_t{16} << 10;
 
 // --- Timestamp extractors ---------------------------------------------------------
 
-// The common case of a plain log, integer epoch seconds starting the line and ending at
-// a space, a tab or the end, without the general parser's dispatch. False when the line
-// does not start that way; parse_timestamp_prefix then decides (it gives the same
-// instant for every line this accepts).
-inline bool epoch_seconds_prefix(std::string_view line, Micros& out) {
-  // Ten digits (every second from 2001 to 2286), eight of them converted at once.
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  if (line.size() >= 11 && (line[10] == ' ' || line[10] == '\t')) {
-    uint64_t eight = 0;
-    std::memcpy(&eight, line.data(), 8);
-    uint64_t digits = eight - 0x3030303030303030u;
-    uint64_t tenth = static_cast<unsigned char>(line[8] - '0');
-    uint64_t last = static_cast<unsigned char>(line[9] - '0');
-    // Every byte of `digits` below 10: no byte of eight under '0' or over '9'.
-    if (((digits | (eight + 0x4646464646464646u)) & 0x8080808080808080u) == 0 && tenth < 10 && last < 10) {
-      digits = (digits * 10 + (digits >> 8)) & 0x00FF00FF00FF00FFu;
-      digits = (digits * 100 + (digits >> 16)) & 0x0000FFFF0000FFFFu;
-      digits = (digits * 10000 + (digits >> 32)) & 0xFFFFFFFFu;
-      out = static_cast<Micros>(digits * 100 + tenth * 10 + last) * kMicrosPerSecond;
-      return true;
-    }
-  }
-#endif
-  const size_t limit = std::min<size_t>(line.size(), 12);
-  size_t n = 0;
-  int64_t value = 0;
-  while (n < limit && static_cast<unsigned char>(line[n] - '0') < 10) {
-    value = value * 10 + (line[n] - '0');
-    ++n;
-  }
-  if (n == 0 || n > 11 || (n < line.size() && line[n] != ' ' && line[n] != '\t')) return false;
-  out = value * kMicrosPerSecond;
-  return true;
-}
-
 class PrefixExtractor final : public TimestampExtractor {
  public:
   explicit PrefixExtractor(const TimeContext& context) : context_(context) {}
   bool extract(std::string_view line, Micros& out) override {
-    return parse_timestamp_prefix(line, context_, out) != 0;
+    return read_timestamp_prefix(line, context_, out) != 0;
   }
 
  private:
@@ -120,7 +85,9 @@ class FieldExtractor final : public TimestampExtractor {
       if (field == position_) break;
       while (pos < line.size() && !space(pos)) ++pos;
     }
-    return parse_timestamp_prefix(line.substr(pos), context_, out) != 0;
+    FieldTimestamp ts = read_field_timestamp(line.substr(pos), context_);
+    out = ts.instant;
+    return ts.bytes != 0;
   }
 
  private:
@@ -136,7 +103,7 @@ class CombinedExtractor final : public TimestampExtractor {
   explicit CombinedExtractor(const TimeContext& context) : context_(context) {}
   bool extract(std::string_view line, Micros& out) override {
     size_t open = line.find('[');
-    return open != std::string_view::npos && parse_timestamp_prefix(line.substr(open), context_, out) != 0;
+    return open != std::string_view::npos && read_timestamp_prefix(line.substr(open), context_, out) != 0;
   }
 
  private:
@@ -154,7 +121,10 @@ class RecordParserExtractor final : public TimestampExtractor {
   bool extract(std::string_view line, Micros& out) override {
     if (!parser_->parse(line, record_)) return false;
     std::string_view ts = record_[FieldId::kTs];
-    return !ts.empty() && parse_timestamp_prefix(ts, context_, out) != 0;
+    if (ts.empty()) return false;
+    std::optional<Micros> instant = read_timestamp(ts, context_);
+    if (instant) out = *instant;
+    return instant.has_value();
   }
 
  private:
@@ -421,7 +391,7 @@ class LogSource final : public RecordSource {
       }
       ++context_.result.lines;
       Micros instant = 0;
-      if (!(epoch_first_ && epoch_seconds_prefix(line.text, instant)) &&
+      if (!(epoch_first_ && read_epoch_seconds10(line.text, instant)) &&
           !extractor_->extract(line.text, instant)) {
         if (!seen_record_) no_timestamp_yet(line);
         Disposition d = orphan_disposition(sink, line);
@@ -551,7 +521,7 @@ class LogSource final : public RecordSource {
   std::optional<Input> input_;
   std::optional<LineReader> reader_;
   std::unique_ptr<TimestampExtractor> extractor_;
-  bool epoch_first_ = false;  // try epoch_seconds_prefix before the extractor
+  bool epoch_first_ = false;  // try read_epoch_seconds10 before the extractor
   Line pending_;
   bool pending_line_ = false;              // pending_ holds the head line
   Disposition last_ = Disposition::kSkip;  // where the current line's pieces go
