@@ -108,8 +108,79 @@ def vectors():
     return out
 
 
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]  # datetime.weekday() order
+
+
+def real_forms():
+    """The real-log forms of docs/log-formats.md, a sixth of them invalid (month 13, Feb
+    30, Feb 29 of a common year, Apr 31, hour 24, minute 60; a wrong weekday for ctime)."""
+    rng = random.Random(20161025)
+    out = []
+    for i in range(480):
+        bad = i % 6 == 5
+        y, mo, d, h, mi, s = fields(rng, bad)
+        if i % 10 in (3, 5):  # two-digit years: %y reads 69-99 as 19yy, 00-68 as 20yy
+            y = rng.randrange(1970, 2069) if not (bad and mo == 2 and d == 29) else rng.choice([2023, 2025, 2001])
+        us = rng.randrange(1_000_000)
+        ms = us // 1000
+        form = i % 10
+        ctx = 2025
+        mon = MONTHS[mo - 1] if mo <= 12 else "Xyz"
+        if form == 0:  # nginx error log
+            text = f"{y:04d}/{mo:02d}/{d:02d} {h:02d}:{mi:02d}:{s:02d}"
+            exp = civil(y, mo, d, h, mi, s, 0)
+        elif form == 1:  # Kafka / log4j in brackets
+            text = f"[{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d},{ms:03d}]"
+            exp = civil(y, mo, d, h, mi, s, ms * 1000)
+        elif form == 2:  # ctime (Apache error log), bracketed or not, Apache 2.4 microseconds
+            exp = civil(y, mo, d, h, mi, s, 0)
+            wd = WEEKDAYS[dt.date(y, mo, d).weekday()] if exp is not None else "Sun"
+            if bad and exp is not None:
+                wd = WEEKDAYS[(dt.date(y, mo, d).weekday() + rng.randrange(1, 7)) % 7]
+                exp = None
+            day = f"{d:2d}" if rng.random() < 0.5 else f"{d:02d}"
+            frac = ""
+            if rng.random() < 0.3:
+                frac = f".{us:06d}"
+                if exp is not None:
+                    exp += us
+            text = f"{wd} {mon} {day} {h:02d}:{mi:02d}:{s:02d}{frac} {y:04d}"
+            if rng.random() < 0.5:
+                text = f"[{text}]"
+        elif form == 3:  # yy/MM/dd (Spark)
+            text = f"{y % 100:02d}/{mo:02d}/{d:02d} {h:02d}:{mi:02d}:{s:02d}"
+            exp = civil(y, mo, d, h, mi, s, 0)
+        elif form == 4:  # logcat, the year from the context
+            ctx = y
+            text = f"{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}.{ms:03d}"
+            exp = civil(y, mo, d, h, mi, s, ms * 1000)
+        elif form == 5:  # Hadoop HDFS yyMMdd HHmmss
+            text = f"{y % 100:02d}{mo:02d}{d:02d} {h:02d}{mi:02d}{s:02d}"
+            exp = civil(y, mo, d, h, mi, s, 0)
+        elif form == 6:  # yyyyMMdd-HH:mm:ss:SSS
+            text = f"{y:04d}{mo:02d}{d:02d}-{h:02d}:{mi:02d}:{s:02d}:{ms:03d}"
+            exp = civil(y, mo, d, h, mi, s, ms * 1000)
+        elif form == 7:  # ISO with a comma before the fraction, 'T' or a space, zone or not
+            sep = rng.choice(["T", " "])
+            off = rng.choice([0, 60, -300])
+            zone = zone_text(rng, off) if rng.random() < 0.5 else ""
+            text = f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d},{ms:03d}{zone}"
+            exp = civil(y, mo, d, h, mi, s, ms * 1000, off if zone else 0)
+        elif form == 8:  # syslog with the day unpadded
+            ctx = y
+            text = f"{mon} {d} {h:02d}:{mi:02d}:{s:02d}"
+            exp = civil(y, mo, d, h, mi, s, 0)
+        else:  # digits that run into '/', '-', ':' or a letter are not epoch seconds
+            n = rng.randrange(1, 12)
+            digits = "".join(str(rng.randrange(10)) for _ in range(n))
+            text = digits + rng.choice(["/", "-", ":", "x", "Z", "/10/25", "-17"])
+            exp = None
+        out.append((ctx, text, "-" if exp is None else str(exp)))
+    return out
+
+
 def render():
-    return "".join(f"{c}\t{t}\t{e}\n" for c, t, e in vectors())
+    return "".join(f"{c}\t{t}\t{e}\n" for c, t, e in vectors() + real_forms())
 
 
 if __name__ == "__main__":
