@@ -308,7 +308,7 @@ int weekday_from_name(std::string_view text, size_t pos) {
 size_t parse_ctime(std::string_view text, const TimeContext& context, Micros& out) {
   Civil c;
   int weekday = weekday_from_name(text, 0);
-  if (weekday < 0 || text.size() < 24 || text[3] != ' ') return 0;
+  if (weekday < 0 || text.size() < 23 || text[3] != ' ') return 0;
   c.month = static_cast<int>(month_from_name(text, 4));
   if (c.month == 0 || text[7] != ' ') return 0;
   size_t pos = space_clock(text, month_day(text, 8, c), c, false);

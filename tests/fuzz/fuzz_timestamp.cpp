@@ -1,5 +1,6 @@
-// Fuzzes the timestamp, duration, time-bound and --tz parsers: no crash, no UB, and a
-// parsed timestamp re-parses to the same instant.
+// Fuzzes the timestamp, duration, time-bound and --tz parsers: no crash, no UB, a parsed
+// timestamp re-parses to the same instant, and the inline fast paths and the fields
+// reader agree with parse_timestamp_prefix.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -16,6 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = opsktl::parse_timestamp(text.substr(0, n), context);
     if (!again || *again != out) std::abort();
   }
+  opsktl::Micros fast = 0;
+  if (opsktl::read_epoch_seconds10(text, fast) && (n != 10 || fast != out)) std::abort();
+  if (opsktl::read_timestamp_prefix(text, context, fast) != n || (n > 0 && fast != out)) std::abort();
+  opsktl::FieldTimestamp field = opsktl::read_field_timestamp(text, context);
+  if (field.bytes != 0 && (field.bytes != n || field.instant != out || field.fields < 1)) std::abort();
+  if (field.bytes == 0 && n > 0 && (n == size || text[n] == ' ')) std::abort();
   (void)opsktl::parse_timestamp(text, context);
   (void)opsktl::parse_duration(text, 1000);
   (void)opsktl::parse_time_bound(text, context, 1766138462000000);

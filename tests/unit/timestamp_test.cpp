@@ -90,6 +90,9 @@ TEST(Timestamp, ParsesCtimeAsApacheErrorLogWritesIt) {
   EXPECT_EQ(parse_timestamp("Sun Dec 04 04:47:44 2005", utc()), Micros{1133671664000000});
   EXPECT_EQ(parse_timestamp("Sun Dec  4 04:47:44 2005", utc()), Micros{1133671664000000});
   EXPECT_EQ(parse_timestamp("[Wed Oct 11 14:32:52.123456 2017]", utc()), Micros{1507732372123456});
+  // Found by fuzz_timestamp: an unpadded day made the stamp one byte shorter than the
+  // length check allowed, so it parsed only with a byte after it.
+  EXPECT_EQ(parse_timestamp("Mon Feb 6 14:52:48 2023", utc()), Micros{1675695168000000});
   EXPECT_FALSE(parse_timestamp("Mon Dec 04 04:47:44 2005", utc()));  // 2005-12-04 was a Sunday
   EXPECT_FALSE(parse_timestamp("Sun Dec 04 24:47:44 2005", utc()));
 }
