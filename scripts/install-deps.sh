@@ -9,6 +9,7 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libxxhash-dev
   libgtest-dev libgmock-dev zlib1g-dev libre2-dev
   groff-base
+  xfsprogs
 )
 for arg in "$@"; do
   case "$arg" in

@@ -46,7 +46,9 @@ struct DedupeOptions {
   std::function<void(const std::string& path, std::string_view step)> at_step;
 };
 
-enum class DedupeAction { kKeep, kDup, kLinked, kSkipped };
+// kShared: a duplicate whose every extent is already the kept file's (a reflink clone):
+// nothing to reclaim, never linked again.
+enum class DedupeAction { kKeep, kDup, kLinked, kSkipped, kShared };
 
 struct DedupeEntry {
   std::string path;  // as walked: the root as given, then base names
@@ -78,6 +80,7 @@ struct DedupeResult {
   // Duplicate inodes with hard links outside the roots: linking their names under the roots
   // frees nothing, so they count in neither reclaimable_bytes nor reclaimed_bytes.
   uint64_t held_outside = 0;
+  uint64_t already_shared = 0;              // duplicate inodes whose extents are all the kept file's
   uint64_t linked = 0;                      // names replaced by a link
   std::map<std::string, uint64_t> skipped;  // reason -> names
   uint64_t temp_links_removed = 0;          // leftovers of an interrupted run

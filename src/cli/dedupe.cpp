@@ -79,6 +79,7 @@ std::string_view action_name(DedupeAction action) {
     case DedupeAction::kDup: return "dup";
     case DedupeAction::kLinked: return "linked";
     case DedupeAction::kSkipped: return "skipped";
+    case DedupeAction::kShared: return "shared";
   }
   return "dup";
 }
@@ -115,6 +116,7 @@ void write_results(const DedupeResult& result, OutputFormat format, bool null_te
                                     {"reclaimable_bytes", result.reclaimable_bytes},
                                     {"reclaimed_bytes", result.reclaimed_bytes},
                                     {"held_outside", result.held_outside},
+                                    {"already_shared", result.already_shared},
                                     {"linked", result.linked},
                                     {"skipped", skipped_total},
                                     {"skipped_reasons", skipped},
@@ -182,7 +184,7 @@ Runner setup_dedupe(CLI::App& app) {
                  "Before linking: compare bytes with the kept file, or trust the 128-bit hash")
       ->default_str("bytes");
   app.add_flag("--ignore-metadata", args->ignore_metadata,
-               "Link even when owner, group or permission bits differ from the kept file's");
+               "Link even when owner, group, mode, ACL or user.* xattrs differ from the kept file's");
   app.add_option("--min-size", args->min_size,
                  "Ignore files shorter than SIZE: bytes, or with a 1024-based suffix K, M, G")
       ->type_name("SIZE")

@@ -93,6 +93,7 @@ void Engine::run() {
 
   std::vector<std::vector<size_t>> groups = find_groups();
   groups_found_ = groups.size();
+  inspect(groups);
   journal_->sync();
   report_progress(true);
 

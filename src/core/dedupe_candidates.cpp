@@ -14,13 +14,20 @@
 // change when we link; inodes and stamps do not, except for the ctime we update).
 #define XXH_INLINE_ALL
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -159,7 +166,127 @@ bool hash_file(int dirfd, const std::string& base, Inode& inode, bool full, std:
   return true;
 }
 
+// The ACL and user.* extended attributes of an open file, sorted by name. Returns false
+// with errno when they cannot be read (a file system without attributes has none).
+bool read_xattrs(int fd, std::vector<std::pair<std::string, std::string>>& out) {
+  out.clear();
+  std::string names;
+  for (;;) {
+    ssize_t n = ::flistxattr(fd, nullptr, 0);
+    if (n < 0) return errno == ENOTSUP;
+    if (n == 0) return true;
+    names.resize(static_cast<size_t>(n));
+    n = ::flistxattr(fd, names.data(), names.size());
+    if (n >= 0) {
+      names.resize(static_cast<size_t>(n));
+      break;
+    }
+    if (errno != ERANGE) return false;  // grew in between: ask again
+  }
+  for (size_t at = 0; at < names.size();) {
+    std::string name(names.c_str() + at);
+    at += name.size() + 1;
+    if (name != "system.posix_acl_access" && name.rfind("user.", 0) != 0) continue;
+    std::string value;
+    for (;;) {
+      ssize_t n = ::fgetxattr(fd, name.c_str(), nullptr, 0);
+      if (n < 0) {
+        if (errno == ENODATA) break;  // removed in between
+        return false;
+      }
+      value.resize(static_cast<size_t>(n));
+      n = ::fgetxattr(fd, name.c_str(), value.data(), value.size());
+      if (n >= 0) {
+        value.resize(static_cast<size_t>(n));
+        out.emplace_back(std::move(name), std::move(value));
+        break;
+      }
+      if (errno != ERANGE) return false;
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return true;
+}
+
+// Whether files on a file system of this type can share extents (reflinks).
+bool shares_extents(int64_t fs_type) {
+  constexpr int64_t kXfs = 0x58465342;
+  constexpr int64_t kOcfs2 = 0x7461636f;
+  constexpr int64_t kBcachefs = 0xca451a4e;
+  return fs_type == BTRFS_SUPER_MAGIC || fs_type == kXfs || fs_type == kOcfs2 || fs_type == kBcachefs;
+}
+
+// The extents of an open file (FIEMAP, without syncing first: data not yet written has no
+// known place, and same_extents then says no). Empty when they cannot be read.
+std::vector<Extent> read_extents(int fd) {
+  constexpr uint32_t kBatch = 128;
+  std::vector<Extent> out;
+  std::vector<char> buf(sizeof(struct fiemap) + kBatch * sizeof(struct fiemap_extent));
+  uint64_t start = 0;
+  for (;;) {
+    std::fill(buf.begin(), buf.end(), 0);
+    auto* map = reinterpret_cast<struct fiemap*>(buf.data());
+    map->fm_start = start;
+    map->fm_length = FIEMAP_MAX_OFFSET - start;
+    map->fm_extent_count = kBatch;
+    if (::ioctl(fd, FS_IOC_FIEMAP, map) != 0) return {};
+    if (map->fm_mapped_extents == 0) break;
+    bool last = false;
+    for (uint32_t k = 0; k < map->fm_mapped_extents; ++k) {
+      const struct fiemap_extent& e = map->fm_extents[k];
+      out.push_back({e.fe_logical, e.fe_physical, e.fe_length, e.fe_flags});
+      start = e.fe_logical + e.fe_length;
+      if (e.fe_flags & FIEMAP_EXTENT_LAST) last = true;
+    }
+    if (last || map->fm_mapped_extents < kBatch) break;
+  }
+  return out;
+}
+
 }  // namespace
+
+bool same_extents(const std::vector<Extent>& a, const std::vector<Extent>& b) {
+  constexpr uint32_t kNoPlace = FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_DATA_INLINE |
+                                FIEMAP_EXTENT_DATA_TAIL | FIEMAP_EXTENT_UNWRITTEN;
+  if (a.empty() || a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k].logical != b[k].logical || a[k].physical != b[k].physical || a[k].length != b[k].length ||
+        ((a[k].flags | b[k].flags) & kNoPlace) != 0)
+      return false;
+  }
+  return true;
+}
+
+void Engine::inspect(const std::vector<std::vector<size_t>>& groups) {
+  bool want_xattrs = !options_.ignore_metadata;
+  std::map<uint64_t, bool> device_shares;  // by device: its file system can share extents
+  DirChain dirs;
+  for (const std::vector<size_t>& members : groups) {
+    for (size_t i : members) {
+      Inode& inode = inodes_[i];
+      const FileName& name = names_[inode.names.front()];
+      std::string what;
+      int dirfd = name.parent ? dirs.open(name.parent, what) : AT_FDCWD;
+      Fd fd(dirfd < 0 ? -1 : open_recorded(dirfd, name.parent ? name.name : name.path, inode.stamp, what));
+      if (!fd.ok()) {
+        inode.xattrs_unread = true;
+        result_.problems.push_back({name.path, what});
+        continue;
+      }
+      if (want_xattrs && !read_xattrs(fd.get(), inode.xattrs)) {
+        inode.xattrs_unread = true;
+        result_.problems.push_back({name.path, "cannot read extended attributes: " + errno_message(errno)});
+        continue;
+      }
+      auto [it, fresh] = device_shares.try_emplace(inode.stamp.dev, false);
+      if (fresh) {
+        struct statfs fs {};
+        it->second = ::fstatfs(fd.get(), &fs) == 0 && shares_extents(static_cast<int64_t>(fs.f_type));
+      }
+      if (it->second) inode.extents = read_extents(fd.get());
+    }
+  }
+}
 
 int DirChain::open(const WalkDir* dir, std::string& what) {
   want_.clear();

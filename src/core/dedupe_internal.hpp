@@ -75,6 +75,19 @@ struct FileName {
   size_t inode;  // index into inodes
 };
 
+// One extent of a file as FIEMAP reports it.
+struct Extent {
+  uint64_t logical = 0;
+  uint64_t physical = 0;
+  uint64_t length = 0;
+  uint32_t flags = 0;
+  bool operator==(const Extent&) const = default;
+};
+
+// Whether two files' extent lists show every byte of one stored once for both: the same
+// extents at the same offsets, each with a known physical place (not delayed, not inline).
+bool same_extents(const std::vector<Extent>& a, const std::vector<Extent>& b);
+
 struct Inode {
   FileStamp stamp;
   uint32_t uid = 0;
@@ -87,6 +100,10 @@ struct Inode {
   bool has_edge = false;
   bool has_full = false;
   bool failed = false;  // could not be read: out of every group
+  // Read for the members of groups only (Engine::inspect):
+  std::vector<std::pair<std::string, std::string>> xattrs;  // ACL and user.* attributes, sorted
+  bool xattrs_unread = false;                               // could not be read: never linked
+  std::vector<Extent> extents;                              // on file systems that share extents
 };
 
 struct Counters {
@@ -145,6 +162,10 @@ class Engine {
   // The groups of inodes with equal content (same size and full hash), each ordered by
   // first path, the groups too.
   std::vector<std::vector<size_t>> find_groups();
+  // Reads what the members of the groups need beyond their stamps: the ACL and user.*
+  // extended attributes (unless --ignore-metadata) and, on a file system that can share
+  // extents, the extent list.
+  void inspect(const std::vector<std::vector<size_t>>& groups);
   // dedupe.cpp
   void report_progress(bool force);
   // dedupe_link.cpp

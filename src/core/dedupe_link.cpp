@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -181,6 +182,11 @@ std::string unique_temp_name() {
   return buf;
 }
 
+// Whether a duplicate is a clone of the kept file already (its extents are the kept file's).
+bool already_shared(const Inode& keep, const Inode& dup) {
+  return !keep.extents.empty() && same_extents(keep.extents, dup.extents);
+}
+
 }  // namespace
 
 std::string absolute_root(const std::string& root) {
@@ -197,7 +203,9 @@ std::string absolute_root(const std::string& root) {
 }
 
 std::string Engine::skip_reason(const Inode& keep, const Inode& dup) const {
-  if (!options_.ignore_metadata && (dup.uid != keep.uid || dup.gid != keep.gid || dup.mode != keep.mode)) {
+  if (keep.xattrs_unread || dup.xattrs_unread) return "error";
+  if (!options_.ignore_metadata &&
+      (dup.uid != keep.uid || dup.gid != keep.gid || dup.mode != keep.mode || dup.xattrs != keep.xattrs)) {
     return "metadata";
   }
   if (options_.link == DedupeLink::kHardlink && dup.stamp.dev != keep.stamp.dev) return "device";
@@ -207,7 +215,8 @@ std::string Engine::skip_reason(const Inode& keep, const Inode& dup) const {
 void Engine::prepare_intents(size_t keep, const std::vector<size_t>& dups, std::vector<PendingTemp>& temps,
                              std::vector<size_t>& names) {
   for (size_t d : dups) {
-    if (!skip_reason(inodes_[keep], inodes_[d]).empty()) continue;
+    if (!skip_reason(inodes_[keep], inodes_[d]).empty() || already_shared(inodes_[keep], inodes_[d]))
+      continue;
     for (size_t n : inodes_[d].names) {
       PendingTemp t;
       temp_location(names_[n], t.root, t.dir);
@@ -237,6 +246,12 @@ void Engine::link_group(size_t keep, const std::vector<size_t>& dups, DedupeGrou
     const Inode& dup = inodes_[d];
     ++result_.duplicates;
     std::string reason = skip_reason(k, dup);
+    if (reason.empty() && already_shared(k, dup)) {
+      // A clone made by an earlier run (or cp --reflink): already deduplicated.
+      ++result_.already_shared;
+      for (size_t n : dup.names) group.entries.push_back({names_[n].path, DedupeAction::kShared, {}});
+      continue;
+    }
     size_t first = group.entries.size();
     for (size_t n : dup.names) {
       group.entries.push_back(
@@ -394,6 +409,14 @@ void Engine::link_inode(size_t keep_index, size_t dup_index, std::vector<DedupeE
                 ::futimens(tfd, times) != 0) {
               made = -1;
               err = errno;
+            }
+            // The duplicate's ACL and user.* attributes (equal to the kept file's unless
+            // --ignore-metadata) go with it.
+            for (const auto& [name, value] : dup.xattrs) {
+              if (made == 0 && ::fsetxattr(tfd, name.c_str(), value.data(), value.size(), 0) != 0) {
+                made = -1;
+                err = errno;
+              }
             }
           }
           // The clone's identity, so that a later run removes this name only if it is the clone.

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import unittest
 from pathlib import Path
@@ -644,6 +645,133 @@ class DedupePathsTest(CliTestCase):
             self.assertEqual((self.tree / "m" / "b").read_bytes(), b"payload")
         finally:
             subprocess.run(["umount", str(self.tree / "m")], check=True)
+
+
+def acl_xattr(entries):
+    """The system.posix_acl_access value (Linux xattr format, version 2) of (tag, perm, id)
+    entries; tags: 1 user_obj, 2 user, 4 group_obj, 8 group, 0x10 mask, 0x20 other."""
+    out = struct.pack("<I", 2)
+    for tag, perm, ident in entries:
+        out += struct.pack("<HHI", tag, perm, ident)
+    return out
+
+
+NO_ID = 0xFFFFFFFF
+
+
+class DedupeMetadataTest(CliTestCase):
+    """The ACL and user.* extended attributes are metadata, like owner and mode."""
+
+    def setUp(self):
+        super().setUp()
+        self.tree = self.dir / "tree"
+        self.tree.mkdir()
+        self.state = self.dir / "state" / "dedupe.state"
+
+    def run_json(self, *args):
+        result = self.run_opsktl("dedupe", "--format", "json", "--state", self.state, *args, self.tree)
+        return result, json.loads(result.out)
+
+    def test_kept_file_with_an_acl_granting_write_is_not_linked_to_one_without(self):
+        a = self.write("tree/a", b"payload")
+        b = self.write("tree/b", b"payload")
+        # a: user_obj rw, user nobody rw, group_obj r, mask rw, other r.
+        try:
+            os.setxattr(a, "system.posix_acl_access",
+                        acl_xattr([(1, 6, NO_ID), (2, 6, 65534), (4, 4, NO_ID), (0x10, 6, NO_ID),
+                                   (0x20, 4, NO_ID)]))
+        except OSError as e:
+            self.skipTest(f"no POSIX ACLs here: {e}")
+        os.chmod(b, stat.S_IMODE(os.stat(a).st_mode))  # same mode bits: only the ACL differs
+        os.chown(b, os.stat(a).st_uid, os.stat(a).st_gid)
+        result, doc = self.run_json("--apply")
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual([r["action"] for r in doc["groups"]], ["keep", "skipped"])
+        self.assertEqual(doc["summary"]["skipped_reasons"], {"metadata": 1})
+        self.assertEqual(doc["summary"]["reclaimable_bytes"], 0)
+        self.assertNotEqual(os.lstat(a).st_ino, os.lstat(b).st_ino)
+        with self.assertRaises(OSError):
+            os.getxattr(b, "system.posix_acl_access")  # b still grants nobody nothing
+        result, doc = self.run_json("--apply", "--ignore-metadata")
+        self.assertEqual([r["action"] for r in doc["groups"]], ["keep", "linked"])
+
+    def test_duplicate_with_user_xattrs_is_not_linked_to_one_without(self):
+        a = self.write("tree/a", b"payload")
+        b = self.write("tree/b", b"payload")
+        c = self.write("tree/c", b"payload")
+        try:
+            os.setxattr(b, "user.origin", b"backup-2024")
+        except OSError as e:
+            self.skipTest(f"no user xattrs here: {e}")
+        result, doc = self.run_json()
+        self.assertEqual(result.code, 0, result.errtext)
+        actions = {r["path"]: r["action"] for r in doc["groups"]}
+        self.assertEqual(actions, {a: "keep", b: "skipped", c: "dup"})
+        self.assertEqual(doc["summary"]["skipped_reasons"], {"metadata": 1})
+        result, doc = self.run_json("--apply")
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual(os.getxattr(b, "user.origin"), b"backup-2024")
+        self.assertNotEqual(os.lstat(a).st_ino, os.lstat(b).st_ino)
+        self.assertEqual(os.lstat(a).st_ino, os.lstat(c).st_ino)
+        # Equal attributes are no obstacle.
+        os.setxattr(a, "user.origin", b"backup-2024")
+        result, doc = self.run_json("--apply")
+        self.assertEqual(result.code, 0, result.errtext)
+        self.assertEqual(os.lstat(a).st_ino, os.lstat(b).st_ino)
+
+
+MKFS_XFS = shutil.which("mkfs.xfs")
+
+
+class DedupeReflinkTest(CliTestCase):
+    """End to end on a loop-mounted xfs (needs root, mkfs.xfs and loop devices; skipped
+    otherwise): a clone made by an earlier run is recognised by its shared extents."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or not MKFS_XFS:
+            self.skipTest("needs root and mkfs.xfs (xfsprogs) for a reflink-capable file system")
+        image = self.dir / "xfs.img"
+        with open(image, "wb") as f:
+            f.truncate(320 << 20)  # sparse; xfs wants at least 300 MiB
+        made = subprocess.run([MKFS_XFS, "-q", "-f", str(image)], capture_output=True)
+        self.mnt = self.dir / "mnt"
+        self.mnt.mkdir()
+        mounted = made.returncode == 0 and subprocess.run(
+            ["mount", "-o", "loop", str(image), str(self.mnt)], capture_output=True).returncode == 0
+        if not mounted:
+            self.skipTest("cannot loop-mount an xfs image here")
+        self.addCleanup(subprocess.run, ["umount", str(self.mnt)], check=True)
+        self.state = self.dir / "dedupe.state"
+
+    def run_json(self, *args):
+        result = self.run_opsktl("dedupe", "--format", "json", "--state", self.state, *args, self.mnt)
+        self.assertEqual(result.code, 0, result.errtext)
+        return json.loads(result.out)
+
+    def test_second_run_reports_clones_as_already_shared(self):
+        data = os.urandom(256 << 10)
+        for name in ("a", "b", "c"):
+            (self.mnt / name).write_bytes(data)
+        doc = self.run_json("--apply", "--link", "reflink")
+        self.assertEqual([r["action"] for r in doc["groups"]], ["keep", "linked", "linked"])
+        self.assertEqual(doc["summary"]["reclaimable_bytes"], 2 * len(data))
+        subprocess.run(["sync"], check=True)
+        doc = self.run_json()
+        self.assertEqual([r["action"] for r in doc["groups"]], ["keep", "shared", "shared"])
+        self.assertEqual(doc["summary"]["reclaimable_bytes"], 0)
+        self.assertEqual(doc["summary"]["already_shared"], 2)
+        doc = self.run_json("--apply", "--link", "reflink")
+        self.assertEqual(doc["summary"]["linked"], 0)
+        for name in ("a", "b", "c"):
+            self.assertEqual((self.mnt / name).read_bytes(), data)
+        # A copy with equal bytes but its own extents is a duplicate as before.
+        (self.mnt / "d").write_bytes(data)
+        subprocess.run(["sync"], check=True)
+        doc = self.run_json()
+        actions = {r["path"]: r["action"] for r in doc["groups"]}
+        self.assertEqual(actions[str(self.mnt / "d")], "dup")
+        self.assertEqual(doc["summary"]["reclaimable_bytes"], len(data))
 
 
 if __name__ == "__main__":

@@ -27,5 +27,21 @@ TEST(DedupeRuns, EachRunOfEqualKeysOnceInOrder) {
   EXPECT_EQ(runs_of({1, 11, 2}), (V{{1}, {11}, {2}}));
 }
 
+TEST(DedupeExtents, SameExtentsOnlyWhenEveryExtentHasTheSamePlace) {
+  using E = std::vector<Extent>;
+  E a = {{0, 1 << 20, 65536, 0x2000}, {65536, 5 << 20, 4096, 0x2000 | 0x1}};  // shared; last
+  EXPECT_TRUE(same_extents(a, a));
+  E moved = a;
+  moved[1].physical += 4096;  // one block elsewhere: a copy, not a clone
+  EXPECT_FALSE(same_extents(a, moved));
+  EXPECT_FALSE(same_extents(a, E(a.begin(), a.begin() + 1)));
+  EXPECT_FALSE(same_extents({}, {}));  // nothing known
+  E delayed = a;
+  delayed[0].flags |= 0x4;  // FIEMAP_EXTENT_DELALLOC: no place yet
+  EXPECT_FALSE(same_extents(delayed, delayed));
+  E inline_data = {{0, 0, 100, 0x200 | 0x1}};  // FIEMAP_EXTENT_DATA_INLINE
+  EXPECT_FALSE(same_extents(inline_data, inline_data));
+}
+
 }  // namespace
 }  // namespace opsktl::dedupe_detail
