@@ -279,6 +279,70 @@ class RealDataTest(CliTestCase):
                             REAL / "journald.json")
         self.assertEqual((r.code, r.out), (1, b""), r.errtext)
 
+    # --- real timestamp forms: nginx error, Apache error (ctime), Kafka's bracketed log4j
+    def test_merge_nginx_apache_kafka_error_logs_in_time_order(self):
+        def records(name, form):
+            return [(x["ts"], [line.encode() + b"\n" for line in x["lines"]])
+                    for x in ref.read_line_stamped(REAL / name, form)]
+
+        inputs = [("nginx_error.log", "nginx_error"), ("apache_error.log", "apache_error"),
+                  ("kafka_server.log", "log4j")]
+        expected = merged([records(n, f) for n, f in inputs])
+        r = self.run_opsktl("merge", *[REAL / n for n, _ in inputs])
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.out, expected)
+        self.assertEqual(r.errtext, "")
+        r = self.run_opsktl("merge", "--check", *[REAL / n for n, _ in inputs])
+        self.assertEqual(r.code, 0, r.errtext)
+
+    def test_zone_less_forms_are_utc_unless_tz_says_otherwise(self):
+        # nginx writes local time without a zone; at +01:00, 14:50:44 is 13:50:44Z.
+        records = ref.read_line_stamped(REAL / "nginx_error.log", "nginx_error")
+        since = dt.datetime(2016, 10, 25, 13, 50, tzinfo=ref.UTC)
+        for tz, shift in [([], dt.timedelta(0)), (["--tz", "+01:00"], dt.timedelta(hours=1))]:
+            with self.subTest(tz=tz):
+                want = b"".join(line.encode() + b"\n" for x in records if x["ts"] - shift >= since
+                                for line in x["lines"])
+                r = self.run_opsktl("merge", *tz, "--since", "2016-10-25T13:50:00Z", REAL / "nginx_error.log")
+                self.assertEqual(r.code, 0, r.errtext)
+                self.assertEqual(r.out, want)
+
+    def test_merge_check_on_apache_error_log_that_goes_back_five_years(self):
+        records = ref.read_line_stamped(REAL / "apache_error_mixed.log", "apache_error")
+        first_back = next(b["line"] for a, b in zip(records, records[1:]) if b["ts"] < a["ts"])
+        self.assertEqual(first_back, 2)  # 16:15:55.103786 after 16:22:08, by microseconds and minutes
+        r = self.run_opsktl("merge", "--check", REAL / "apache_error_mixed.log")
+        self.assertEqual(r.code, 1, r.errtext)
+        self.assertIn(f"apache_error_mixed.log:{first_back}:", r.errtext)
+
+    # --- stamps of several fields in the fields format (awk's numbering, the stamp included)
+    def test_fields_iis_since_until_reads_date_and_time_fields(self):
+        records, _ = ref.read_w3c(REAL / "iis_8.5.log")
+        since = dt.datetime(2015, 1, 13, 8, 0, tzinfo=ref.UTC)
+        until = dt.datetime(2015, 1, 13, 22, 29, 45, tzinfo=ref.UTC)
+        inside = [{"service": x["s-ip"], "path": x["cs-uri-stem"], "status": x["sc-status"],
+                   "latency_ms": int(x["time-taken"])} for x in records if since <= x["ts"] <= until]
+        self.assertLess(len(inside), len(records))
+        expected = ref.endpoint_rows(inside, ["service", "path"], "4xx", top=0)
+        r = self.eb("--log-format", "fields", "--field", "service=3", "--field", "path=5", "--field", "status=12",
+                    "--field", "latency=17", "--status", "4xx", "-k", "0", "--since", "2015-01-13T08:00:00Z",
+                    "--until", "2015-01-13T22:29:45Z", REAL / "iis_8.5.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assert_rows(r, expected, 2, ref.endpoint_rows.percentiles)
+
+    def test_fields_auth_flapping_reads_the_three_field_syslog_stamp(self):
+        # `Mar 27 18:22:24 host sshd[14922]: ...`: the stamp is fields 1-3, the host field 4,
+        # and the event runs from field 5 to the end of the line.
+        records = ref.read_syslog(REAL / "auth.log", 2018)
+        events = [(ref.epoch(x["ts"]), "ip-10-77-20-248") for x in records
+                  if "Invalid user" in f"{x['service']}: {x['event']}"]
+        expected = ref.flapping_episodes(events, 3, 600)
+        r = self.run_opsktl("flapping", "--format", "tsv", "--log-format", "fields", "--year", "2018",
+                            "--field", "service=4", "--field", "event=5", "--event-regex", "Invalid user",
+                            REAL / "auth.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual([(s, int(a), int(b), int(n), int(p)) for s, a, b, n, p in r.rows()], expected)
+
 
 if __name__ == "__main__":
     main()
