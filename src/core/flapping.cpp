@@ -518,9 +518,11 @@ class Detection {
     if (is_blank(text)) return;
     if (!in.parser) {
       // Follow mode sniffs `auto` on the first line rather than wait for a full head.
-      if (!choose_parser(input, options_.log_format.format == LogFormat::kAuto
-                                    ? sniff_log_format(text)
-                                    : FormatGuess{options_.log_format.format, true, "--log-format"})) {
+      if (!choose_parser(input,
+                         options_.log_format.format == LogFormat::kAuto
+                             ? sniff_log_format(text)
+                             : FormatGuess{options_.log_format.format, true, "--log-format"},
+                         text)) {
         return;
       }
     }
@@ -925,7 +927,10 @@ class Detection {
 
   // Sets up the parser of `input` for `guess`. False (and a problem) when that format
   // lacks a field flapping needs: the input is then skipped.
-  bool choose_parser(uint32_t input, const FormatGuess& guess) {
+  // The parser for `input`, read as `guess` says; false (the input refused, its problem
+  // recorded) when the format lacks a needed field or, in the fields format, a position
+  // falls inside the timestamp of the first lines, `head`.
+  bool choose_parser(uint32_t input, const FormatGuess& guess, std::string_view head) {
     const std::string& name = options_.inputs[input];
     InputParser& in = parsers_[input];
     sink_.format_chosen(name, guess);
@@ -952,6 +957,14 @@ class Detection {
         return false;
       }
     }
+    if (guess.format == LogFormat::kFields) {
+      std::string problem = timestamp_position_problem(head, options_.log_format.positions);
+      if (!problem.empty()) {
+        result_.problems.push_back({name, name + ":" + problem});
+        in.refused = true;
+        return false;
+      }
+    }
     return true;
   }
 
@@ -965,15 +978,9 @@ class Detection {
       return;
     }
     try {
-      FormatGuess guess = resolve_log_format(options_.log_format, *opened);
-      if (!choose_parser(input, guess)) return;
-      if (guess.format == LogFormat::kFields) {
-        std::string problem =
-            timestamp_position_problem(opened->head(kSniffBytes), options_.log_format.positions);
-        if (!problem.empty()) {
-          result_.problems.push_back({name, name + ":" + problem});
-          return;
-        }
+      if (!choose_parser(input, resolve_log_format(options_.log_format, *opened),
+                         opened->head(kSniffBytes))) {
+        return;
       }
       if (parsers_[input].block_fields) {
         if (options_.threads > 1 && opened->regular_fd() >= 0 && opened->size() > 0 &&
