@@ -4,7 +4,9 @@ a whole token are never read as an epoch. Expected output is computed here with
 Python's datetime, independently of opsktl."""
 from datetime import datetime, timezone
 
-from clitest import CliTestCase, main
+import re
+
+from clitest import TESTDATA, CliTestCase, main
 
 
 def instant(text, fmt):
@@ -48,6 +50,30 @@ class MergeTest(CliTestCase):
         r = self.run_opsktl("merge", a, b)
         self.assertEqual((r.code, r.text), (0, expected))
         self.assertEqual(r.errtext, "")
+
+    def test_real_nginx_apache_and_kafka_logs_merge_in_time_order(self):
+        # testdata/realdata (sources in its README.md): an nginx error log whose
+        # FastCGI message runs over three lines, an Apache 2.2 error log (ctime in
+        # brackets) and a Kafka server log ([yyyy-MM-dd HH:mm:ss,SSS]).
+        forms = [
+            ("nginx_error.log", r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ", "%Y/%m/%d %H:%M:%S"),
+            ("apache_error.log", r"\[(\w{3} \w{3} \d\d \d\d:\d\d:\d\d \d{4})\]", "%a %b %d %H:%M:%S %Y"),
+            ("kafka_server.log", r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\]", "%Y-%m-%d %H:%M:%S"),
+        ]
+        records = []  # (instant, input, record index, lines): a stamped line and the lines after it
+        for index, (name, pattern, fmt) in enumerate(forms):
+            lines = (TESTDATA / "realdata" / name).read_bytes().decode("utf-8").splitlines(keepends=True)
+            for line in lines:
+                m = re.match(pattern, line)
+                if m:
+                    t = instant(m.group(1), fmt) + (int(m.group(2)) / 1000 if m.lastindex == 2 else 0)
+                    records.append((t, index, len(records), [line]))
+                else:
+                    records[-1][3].append(line)  # no orphans before the first record here
+        expected = "".join("".join(r[3]) for r in sorted(records, key=lambda r: r[:3]))
+        paths = [TESTDATA / "realdata" / name for name, _, _ in forms]
+        r = self.run_opsktl("merge", *paths)
+        self.assertEqual((r.code, r.text), (0, expected))
 
     def test_logcat_and_compact_stamps_are_not_epoch_seconds(self):
         # Before, "03-17 ..." was read as epoch 3 and "20171223-..." as epoch 20171223:
