@@ -47,7 +47,8 @@ void add_log_input_options(CLI::App& app, LogInputOptions& options) {
   app.add_option("--since", options.since, "Only lines at or after TIME (timestamp, or relative: -15m, -2h)")
       ->type_name("TIME");
   app.add_option("--until", options.until, "Only lines at or before TIME")->type_name("TIME");
-  app.add_option("--year", options.year, "Year of timestamps that carry none: syslog, logcat (default: current)")
+  app.add_option("--year", options.year,
+                 "Year of timestamps that carry none: syslog, logcat (default: current)")
       ->check(CLI::Range(1, 9999));
   app.add_option("--tz", options.tz, "Zone of timestamps without one: UTC or an offset like +01:00")
       ->default_str("UTC");
