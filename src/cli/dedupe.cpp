@@ -151,12 +151,15 @@ Outcome run(const DedupeArgs& args) {
   for (const auto& [reason, count] : result.skipped) skipped += count;
   // A summary for people; the JSON summary carries the same numbers.
   if (!args.common.quiet && format != OutputFormat::kJson) {
-    spdlog::info("{}{} groups, {} duplicate files, {} reclaimable{}{}, {} skipped", diagnostics_prefix(),
+    spdlog::info("{}{} groups, {} duplicate files, {} reclaimable{}{}{}, {} skipped", diagnostics_prefix(),
                  result.groups.size(), result.duplicates,
                  human_bytes(static_cast<int64_t>(result.reclaimable_bytes)),
                  result.held_outside > 0
                      ? fmt::format(" ({} duplicate files not counted: held by hard links outside the roots)",
                                    result.held_outside)
+                     : std::string(),
+                 result.already_shared > 0
+                     ? fmt::format(", {} already sharing the kept file's extents", result.already_shared)
                      : std::string(),
                  args.apply ? fmt::format(", {} linked, {} reclaimed", result.linked,
                                           human_bytes(static_cast<int64_t>(result.reclaimed_bytes)))

@@ -17,9 +17,11 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -27,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <map>
 #include <optional>
 #include <string>
@@ -93,13 +96,14 @@ class Collector final : public WalkVisitor {
   std::atomic<uint64_t>& accepted_;
 };
 
-// Opens a recorded regular file for reading, relative to its directory, and checks it is
+// Opens a recorded regular file for reading (see DirChain::open_file) and checks it is
 // still that file, unchanged. Never blocks on a FIFO swapped in (O_NONBLOCK) and never
-// follows a symlink at the end.
-int open_recorded(int dirfd, const std::string& base, const FileStamp& stamp, std::string& what) {
-  int fd = ::openat(dirfd, base.c_str(), kReadFlags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, base.c_str(), kReadFlags);
+// follows a symlink.
+int open_recorded(DirChain& dirs, const FileName& name, const FileStamp& stamp, std::string& what) {
+  int fd = dirs.open_file(name, kReadFlags | O_NOATIME, what);
+  if (fd < 0 && errno == EPERM) fd = dirs.open_file(name, kReadFlags, what);
   if (fd < 0) {
+    if (!what.empty()) return -1;
     what = "cannot open: " + errno_message(errno);
     return -1;
   }
@@ -114,9 +118,9 @@ int open_recorded(int dirfd, const std::string& base, const FileStamp& stamp, st
 
 // The hashing rounds: `edge` reads up to 2 x 4 KiB (or the whole of a small file), `full`
 // reads everything. Returns false with `what` set when the file cannot be read as recorded.
-bool hash_file(int dirfd, const std::string& base, Inode& inode, bool full, std::vector<char>& buf,
+bool hash_file(DirChain& dirs, const FileName& name, Inode& inode, bool full, std::vector<char>& buf,
                Counters& counters, std::string& what) {
-  Fd fd(open_recorded(dirfd, base, inode.stamp, what));
+  Fd fd(open_recorded(dirs, name, inode.stamp, what));
   if (!fd.ok()) return false;
   auto size = static_cast<size_t>(inode.stamp.size);
   if (!full && size > 2 * kEdge) {
@@ -264,10 +268,11 @@ void Engine::inspect(const std::vector<std::vector<size_t>>& groups) {
   for (const std::vector<size_t>& members : groups) {
     for (size_t i : members) {
       Inode& inode = inodes_[i];
+      auto known = device_shares.find(inode.stamp.dev);
+      if (!want_xattrs && known != device_shares.end() && !known->second) continue;  // nothing to read
       const FileName& name = names_[inode.names.front()];
       std::string what;
-      int dirfd = name.parent ? dirs.open(name.parent, what) : AT_FDCWD;
-      Fd fd(dirfd < 0 ? -1 : open_recorded(dirfd, name.parent ? name.name : name.path, inode.stamp, what));
+      Fd fd(open_recorded(dirs, name, inode.stamp, what));
       if (!fd.ok()) {
         inode.xattrs_unread = true;
         result_.problems.push_back({name.path, what});
@@ -314,6 +319,41 @@ int DirChain::open(const WalkDir* dir, std::string& what) {
     fds_.push_back(std::move(fd));
   }
   return fds_.back().get();
+}
+
+int DirChain::open_file(const FileName& name, int flags, std::string& what) {
+  what.clear();
+  if (!name.parent) return ::open(name.path.c_str(), flags);  // a root given as a file: as given
+  // The path below the root, resolved by the kernel in one call with no symlink followed
+  // and never leaving the root (openat2): as cheap as an open by path. Where openat2 is
+  // missing, the path is too long, or a rename raced it, one directory at a time.
+  if (have_openat2_) {
+    rel_.clear();
+    for (const WalkDir* d = name.parent; d->parent != nullptr; d = d->parent) {
+      rel_.insert(0, "/");
+      rel_.insert(0, d->name);
+    }
+    rel_ += name.name;
+    const WalkDir* root = name.parent;
+    while (root->parent) root = root->parent;
+    if (rel_.size() < PATH_MAX) {
+      int rootfd = open(root, what);
+      if (rootfd < 0) return -1;
+      struct open_how how {};
+      how.flags = static_cast<uint64_t>(flags);
+      how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
+      long fd = ::syscall(SYS_openat2, rootfd, rel_.c_str(), &how, sizeof how);
+      if (fd >= 0) return static_cast<int>(fd);
+      if (errno == ENOSYS) {
+        have_openat2_ = false;
+      } else if (errno != EAGAIN) {
+        return -1;  // EPERM for O_NOATIME included: the caller retries without it
+      }
+    }
+  }
+  int dirfd = open(name.parent, what);
+  if (dirfd < 0) return -1;
+  return ::openat(dirfd, name.name.c_str(), flags);
 }
 
 ssize_t read_fully(int fd, char* buf, size_t len, off_t offset) {
@@ -416,10 +456,7 @@ void Engine::hash_round(const std::vector<size_t>& todo, bool full) {
       std::string what;
       const FileName& name = names_[inode.names.front()];
       const std::string& path = name.path;
-      // A root given as a file has no walked directory: it is opened as given.
-      int dirfd = name.parent ? dirs.open(name.parent, what) : AT_FDCWD;
-      if (dirfd < 0 ||
-          !hash_file(dirfd, name.parent ? name.name : name.path, inode, full, buf, counters_, what)) {
+      if (!hash_file(dirs, name, inode, full, buf, counters_, what)) {
         inode.failed = true;
         problems[worker].push_back({path, what});
         continue;

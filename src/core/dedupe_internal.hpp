@@ -136,8 +136,13 @@ class DirChain {
  public:
   // The descriptor of `dir`, or -1 with `what` set.
   int open(const WalkDir* dir, std::string& what);
+  // Opens the file `name` with `flags` (which should hold O_NOFOLLOW); -1 with errno, and
+  // `what` set when a directory on its way was the problem.
+  int open_file(const FileName& name, int flags, std::string& what);
 
  private:
+  bool have_openat2_ = true;
+  std::string rel_;
   std::vector<const WalkDir*> dirs_;
   std::vector<Fd> fds_;
   std::vector<const WalkDir*> want_;
