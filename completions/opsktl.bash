@@ -7,7 +7,7 @@ _opsktl_subcommands="errors-by-endpoint flapping merge space-hogs dedupe"
 
 # Options per subcommand, as `opsktl SUBCOMMAND --help` lists them.
 _opsktl_log_opts="--log-format --field --service --regex --since --until --year --tz --strict"
-_opsktl_opts_errors_by_endpoint="-h --help -k --top --status --by --normalize $_opsktl_log_opts
+_opsktl_opts_errors_by_endpoint="-h --help -k --top --status --by --normalize --latency-unit $_opsktl_log_opts
   --format -q --quiet -v --verbose --threads"
 _opsktl_opts_flapping="-h --help -n --max-restarts -w --window --event --event-regex --alerts
   --reorder -f --follow $_opsktl_log_opts --format -q --quiet -v --verbose --threads"
@@ -24,7 +24,8 @@ _opsktl_opts_dedupe="-h --help --apply --link --keep --verify --ignore-metadata 
 _opsktl_values() {
   case $1 in
     --format) echo "auto table tsv json" ;;
-    --log-format) echo "auto fields combined logfmt json regex" ;;
+    --log-format) echo "auto fields combined syslog logfmt json regex w3c" ;;
+    --latency-unit) echo "s ms us ns" ;;
     --alerts) echo "every episode" ;;
     --orphans) echo "attach skip" ;;
     --link) echo "hardlink symlink reflink" ;;
@@ -41,7 +42,7 @@ _opsktl_values() {
 # Options that take a value (the next word is not a file or an option).
 _opsktl_takes_value() {
   case $1 in
-    -k | --top | --status | --by | --log-format | --field | --service | --regex | --since | \
+    -k | --top | --status | --by | --log-format | --latency-unit | --field | --service | --regex | --since | \
     --until | --year | --tz | --format | --threads | -n | --max-restarts | -w | --window | \
     --event | --event-regex | --alerts | --reorder | -o | --output | --orphans | --exclude | \
     --save | --compare | --link | --keep | --verify | --min-size | --state) return 0 ;;

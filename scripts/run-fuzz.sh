@@ -8,7 +8,7 @@ build=$1
 seconds=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 failed=()
-for target in fuzz_timestamp fuzz_state_replay fuzz_fields fuzz_combined fuzz_logfmt fuzz_json fuzz_regex; do
+for target in fuzz_timestamp fuzz_state_replay fuzz_fields fuzz_combined fuzz_syslog fuzz_logfmt fuzz_json fuzz_regex fuzz_w3c; do
   corpus=$build/fuzz-corpus/$target
   mkdir -p "$corpus"
   log=$build/fuzz-corpus/$target.log

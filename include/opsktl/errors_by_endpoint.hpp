@@ -58,6 +58,7 @@ struct ErrorsByEndpointResult {
   std::vector<EndpointRow> rows;  // ranked, at most `top`
   uint64_t lines = 0;             // every line read, blank ones included
   uint64_t malformed = 0;
+  uint64_t comments = 0;      // lines starting with '#', skipped
   uint64_t filtered_out = 0;  // outside --since/--until
   uint64_t error_lines = 0;
   uint64_t endpoints = 0;       // distinct endpoints with at least one request

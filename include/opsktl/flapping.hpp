@@ -107,8 +107,10 @@ struct FlappingOptions {
   LogFormatConfig log_format;
   uint64_t max_restarts = 3;
   Micros window = 600 * kMicrosPerSecond;
-  std::string event = "restarted";  // whole event field, case-insensitive
-  std::string event_regex;          // RE2, searched in the event; overrides `event`
+  // Whole event field, case-insensitive. Empty: `restarted`, and for syslog input
+  // systemd's "UNIT: Scheduled restart job, ..." lines (one per automatic restart).
+  std::string event;
+  std::string event_regex;  // RE2, searched in the event; overrides `event`
   AlertMode alerts = AlertMode::kEpisode;
   Micros reorder = 0;           // hold restarts back this long and sort them
   bool strict = false;          // first malformed line is fatal
@@ -141,6 +143,7 @@ struct FlappingProblem {
 struct FlappingResult {
   uint64_t lines = 0;  // every line read, blank ones included
   uint64_t malformed = 0;
+  uint64_t comments = 0;      // lines starting with '#', skipped
   uint64_t late = 0;          // restarts earlier than their service's newest restart
   uint64_t filtered_out = 0;  // restarts outside --since/--until
   uint64_t restarts = 0;      // restarts counted

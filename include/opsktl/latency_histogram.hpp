@@ -75,13 +75,18 @@ class LatencyHistogram {
   std::vector<uint64_t> high_;
 };
 
+// A unit of a bare latency number finer than the microsecond: nanoseconds (Traefik's
+// Duration), for --latency-unit ns.
+inline constexpr int64_t kLatencyUnitNanos = -1000;
+
 std::optional<uint64_t> parse_latency_with_unit(std::string_view text, int64_t default_unit_us);
 
-// A latency value with an optional unit (us, µs, ms, s) in microseconds; a bare number is
-// in `default_unit_us`. nullopt for "-" or anything that is not such a number. Inline
-// for the common case, a bare integer of at most 12 digits.
+// A latency value with an optional unit (ns, us, µs, ms, s) in microseconds; a bare
+// number is in `default_unit_us` (µs per unit, or kLatencyUnitNanos). nullopt for "-" or
+// anything that is not such a number. Inline for the common case, a bare integer of at
+// most 12 digits.
 inline std::optional<uint64_t> parse_latency(std::string_view text, int64_t default_unit_us) {
-  if (!text.empty() && text.size() <= 12) {
+  if (!text.empty() && text.size() <= 12 && default_unit_us > 0) {
     uint64_t v = 0;
     size_t i = 0;
     for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
@@ -92,9 +97,8 @@ inline std::optional<uint64_t> parse_latency(std::string_view text, int64_t defa
 }
 
 // parse_latency for a value with 8 readable bytes at text.data() (a field of a padded
-// line buffer): a bare integer of up to 8 digits, the common case, is converted with
-// a few multiplications on one 64-bit word instead of a loop whose length varies from
-// line to line.
+// line buffer), with default_unit_us > 0: a bare integer of up to 8 digits, the common case, is converted
+// with a few multiplications on one 64-bit word instead of a loop whose length varies from line to line.
 inline std::optional<uint64_t> parse_latency_padded(std::string_view text, int64_t default_unit_us) {
   const size_t n = text.size();
   if (n - 1 < 8) {  // 1 to 8 bytes

@@ -1,6 +1,6 @@
 // Log records: the named fields a log subcommand needs, parsed from one line.
 //
-// Every log format (fields, combined, logfmt, json, regex) implements RecordParser, so
+// Every log format (fields, combined, syslog, logfmt, json, regex, w3c) implements RecordParser, so
 // the analysers never see how a line was laid out. `auto` is resolved per input by
 // sniff_log_format on the input's first lines (SPEC §2).
 #pragma once
@@ -34,7 +34,8 @@ struct Record {
   std::string_view& operator[](FieldId id) { return fields[static_cast<size_t>(id)]; }
 };
 
-enum class LogFormat { kAuto, kFields, kCombined, kLogfmt, kJson, kRegex };
+enum class LogFormat { kAuto, kFields, kCombined, kLogfmt, kJson, kRegex, kSyslog, kW3c };
+inline constexpr size_t kLogFormatCount = 8;
 
 // "auto", "fields", ... as used by --log-format; nullopt for an unknown name.
 std::optional<LogFormat> log_format_from_name(std::string_view name);
@@ -61,6 +62,9 @@ struct LogFormatConfig {
   FieldKeys keys{};     // for kLogfmt and kJson
   std::string service;  // --service: the service of every line, when not empty
   std::string regex;    // for kRegex: RE2 pattern with named groups ts, service, ...
+  // --latency-unit: the unit of a bare latency number whose key or format gives none;
+  // 0 when not given (each format's default applies, docs/log-formats.md).
+  int64_t latency_unit_us = 0;
 };
 
 // Why a line is malformed (kOk: it is not). Parsers give the reasons of their format;
@@ -77,6 +81,9 @@ enum class ParseStatus : uint8_t {
   kInvalidJson,       // json: not exactly one valid JSON object
   kInvalidLogfmt,     // logfmt: an unterminated quote or a value without a key
   kNotCombined,       // combined: not an NCSA access log line
+  kNotSyslog,         // syslog: no stamp, or no `app:` / `app[pid]:` tag after the host
+  kNoW3cDirective,    // w3c: a data line before any #Fields: directive
+  kW3cFieldCount,     // w3c: not as many values as the #Fields: directive names
   kNoRegexMatch,      // regex: the pattern does not match the line
   kBadSyntax,         // another format's own layout does not match the line
   kFieldInTimestamp,  // fields: a --field position falls inside a timestamp of several fields
@@ -136,7 +143,13 @@ class RecordParser {
   // Called before the lines of each input, with its name as given ("-" is standard
   // input): combined falls back on the file's base name for the service.
   virtual void begin_input(std::string_view name) { (void)name; }
+  // Called with each comment line (`#` first, SPEC §1) instead of parse: such lines are
+  // counted apart and never malformed. w3c reads its `#Fields:` directive here.
+  virtual void comment(std::string_view line) { (void)line; }
 };
+
+// A comment or header line: `#` as its first byte (W3C, Zeek, CSV-like headers).
+inline bool is_comment_line(std::string_view line) { return !line.empty() && line.front() == '#'; }
 
 // Whitespace-separated positional fields, numbered as awk numbers them. A line with
 // fewer fields than the highest configured position is malformed. With TsFields::kWhole
@@ -192,9 +205,10 @@ struct FormatGuess {
 // How many bytes at the start of an input sniff_log_format wants to see.
 inline constexpr size_t kSniffBytes = size_t{64} << 10;
 
-// Picks fields, combined, logfmt or json from the first non-blank lines of `head`
-// (at most 16 lines; a last line cut off by the end of `head` is ignored unless it is
-// the only one). Mixed input gets the majority format; unrecognised input gets fields.
+// Picks fields, combined, syslog, logfmt, json or w3c from the first non-blank lines of
+// `head` (at most 16 lines besides comment lines; a last line cut off by the end of
+// `head` is ignored unless it is the only one): each line votes for a format it parses
+// in completely. Mixed input gets the majority format; unrecognised input gets fields.
 FormatGuess sniff_log_format(std::string_view head);
 
 class Input;

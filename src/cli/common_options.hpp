@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "opsktl/latency_histogram.hpp"
 #include "opsktl/record.hpp"
 #include "opsktl/timestamp.hpp"
 #include "output_writer.hpp"
@@ -41,6 +42,12 @@ struct LogInputOptions {
 };
 
 void add_log_input_options(CLI::App& app, LogInputOptions& options);
+// --latency-unit (errors-by-endpoint: the only subcommand that reads latencies).
+struct LatencyUnitOption {
+  std::string value;
+  bool given = false;  // --latency-unit '' is an error, not the default
+};
+void add_latency_unit_option(CLI::App& app, LatencyUnitOption& unit);
 
 // Derived configuration; each throws UsageError naming the option.
 OutputFormat build_output_format(const CommonOptions& options);
@@ -56,6 +63,8 @@ void add_malformed_summary(nlohmann::ordered_json& summary, ParseStatus first_re
 void report_malformed(uint64_t count, const std::string& first, ParseStatus first_reason,
                       const MalformedCounts& counts);
 
+// The --latency-unit value as LogFormatConfig::latency_unit_us (0 when not given).
+int64_t build_latency_unit(const LatencyUnitOption& unit);
 std::optional<Micros> build_time_bound(const std::string& value, const char* option,
                                        const TimeContext& context);
 

@@ -20,6 +20,7 @@ struct ErrorsByEndpointArgs {
   std::string status = "5xx";
   std::string by = "service,path";
   bool normalize = false;
+  LatencyUnitOption latency_unit;
 };
 
 // `2025-12-19T10:01:02Z serviceA /api/v1/orders 500 120`
@@ -49,6 +50,8 @@ ErrorsByEndpointOptions build_options(const ErrorsByEndpointArgs& args) {
   ErrorsByEndpointOptions options;
   options.inputs = args.files.empty() ? std::vector<std::string>{"-"} : args.files;
   options.log_format = build_log_format(args.log, kDefaultPositions);
+  options.log_format.latency_unit_us = build_latency_unit(args.latency_unit);
+  if (options.log_format.latency_unit_us != 0) options.latency_unit_us = options.log_format.latency_unit_us;
   auto statuses = parse_status_spec(args.status);
   if (!statuses) {
     throw UsageError("--status: expected 5xx, 4xx,5xx, 500-504 or 502, got '" + args.status + "'");
@@ -134,6 +137,7 @@ Outcome run(const ErrorsByEndpointArgs& args) {
   out.end_records();
   nlohmann::ordered_json summary = {{"lines", result.lines},
                                     {"malformed", result.malformed},
+                                    {"comments", result.comments},
                                     {"filtered_out", result.filtered_out},
                                     {"error_lines", result.error_lines},
                                     {"endpoints", result.endpoints}};
@@ -143,6 +147,9 @@ Outcome run(const ErrorsByEndpointArgs& args) {
 
   report_malformed(result.malformed, result.first_malformed, result.first_malformed_reason,
                    result.malformed_reasons);
+  if (result.comments > 0) {
+    report_debug("{} comment line{} skipped (# first)", result.comments, result.comments == 1 ? "" : "s");
+  }
   if (!result.problems.empty()) return Outcome::kError;
   return result.rows.empty() ? Outcome::kNothingFound : Outcome::kFound;
 }
@@ -161,6 +168,7 @@ Runner setup_errors_by_endpoint(CLI::App& app) {
   app.add_flag("--normalize", args->normalize,
                "Collapse ids in paths (/orders/123 -> /orders/{id}) and drop query strings");
   add_log_input_options(app, args->log);
+  add_latency_unit_option(app, args->latency_unit);
   add_common_options(app, args->common, CommonFeature::kFormat | CommonFeature::kThreads);
   app.footer(
       "Input lines: --log-format auto (default) reads fields, combined, logfmt or json lines;\n"

@@ -18,7 +18,7 @@ struct FlappingArgs {
   std::vector<std::string> files;
   int64_t max_restarts = 3;
   std::string window = "10m";
-  std::string event = "restarted";
+  std::string event;  // empty: restarted, or systemd's restart lines in syslog
   std::string event_regex;
   std::string alerts = "episode";
   std::string reorder;
@@ -202,10 +202,15 @@ Outcome run(const FlappingArgs& args) {
   out.end_records();
 
   for (const FlappingProblem& problem : result.problems) report_error("{}", problem.message);
-  nlohmann::ordered_json summary = {{"lines", result.lines},       {"malformed", result.malformed},
-                                    {"late", result.late},         {"filtered_out", result.filtered_out},
-                                    {"restarts", result.restarts}, {"services", result.services},
-                                    {"alerts", result.alerts},     {"episodes", result.episodes}};
+  nlohmann::ordered_json summary = {{"lines", result.lines},
+                                    {"malformed", result.malformed},
+                                    {"comments", result.comments},
+                                    {"late", result.late},
+                                    {"filtered_out", result.filtered_out},
+                                    {"restarts", result.restarts},
+                                    {"services", result.services},
+                                    {"alerts", result.alerts},
+                                    {"episodes", result.episodes}};
   if (!every) summary["episodes"] = result.episodes;
   if (!result.first_malformed.empty()) summary["first_malformed"] = result.first_malformed;
   add_malformed_summary(summary, result.first_malformed_reason, result.malformed_reasons);
@@ -217,6 +222,9 @@ Outcome run(const FlappingArgs& args) {
   if (result.late > 0) {
     report_warning("{} late restart{} skipped (first at {}); --reorder DUR places restarts up to DUR late",
                    result.late, result.late == 1 ? "" : "s", result.first_late);
+  }
+  if (result.comments > 0) {
+    report_debug("{} comment line{} skipped (# first)", result.comments, result.comments == 1 ? "" : "s");
   }
   auto line = fmt::format("{} lines, {} restarts of {} services, {} alerting restarts, {} episodes",
                           result.lines, result.restarts, result.services, result.alerts, result.episodes);
@@ -238,8 +246,10 @@ Runner setup_flapping(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->default_str("3");
   app.add_option("-w,--window", args->window, "Window length: 600, 600s, 10m, 1h")->default_str("10m");
-  app.add_option("--event", args->event, "Event that counts as a restart (whole field, any case)")
-      ->default_str("restarted");
+  app.add_option("--event", args->event,
+                 "Event that counts as a restart (whole field, any case; default: restarted, and for "
+                 "syslog input systemd's 'UNIT: Scheduled restart job' lines)")
+      ->type_name("WORD");
   app.add_option(
          "--event-regex", args->event_regex,
          "RE2 pattern searched in the event (with fields: from the event field to the end of the line)")
@@ -256,8 +266,13 @@ Runner setup_flapping(CLI::App& app) {
   add_log_input_options(app, args->log);
   add_common_options(app, args->common, CommonFeature::kFormat | CommonFeature::kThreads);
   app.footer(
-      "Input lines (default --log-format fields): TS SERVICE EVENT, e.g.\n"
-      "  1703000000 nginx restarted\n\n"
+      "Input lines (--log-format auto reads fields, syslog, logfmt or json lines): fields are\n"
+      "TS SERVICE EVENT, e.g.\n"
+      "  1703000000 nginx restarted\n"
+      "In syslog input (/var/log/syslog, messages) systemd's lines about a unit give the unit as the\n"
+      "service, and its 'Scheduled restart job' lines (one per automatic restart) are the default\n"
+      "restart event, so crash-looping units show with no option:\n"
+      "  opsktl flapping /var/log/syslog\n\n"
       "Examples:\n"
       "  opsktl flapping -n 5 -w 10m events.log events.log.1.gz\n"
       "  journalctl -o json | opsktl flapping --event-regex 'Scheduled restart'\n"

@@ -6,12 +6,19 @@
 // The line is scanned once, left to right, with memchr for the brackets and quotes; no
 // field is copied. Quoted strings end at the first '"' not escaped by an odd number of
 // backslashes, which covers Apache's \" and nginx's \x22 alike. A request that is not
-// "METHOD TARGET [HTTP/x]" (a bare "-", the TLS bytes scanners send to a plain port) makes
-// the line malformed, as SPEC §2 asks, rather than inventing an endpoint for it.
+// "METHOD TARGET [HTTP/x]" (a bare "-" or "", the TLS bytes scanners send to a plain
+// port, "PATCHp /x HTTP/1.1") is still a request the server answered, usually with 400:
+// its method and path are "-", so that --status 4xx counts it without inventing an
+// endpoint for it.
+//
+// The client may be an X-Forwarded-For list ("10.0.0.2, 10.0.0.1, 127.0.0.1", as
+// $proxy_add_x_forwarded_for logs it): the client is its first address, the one the
+// request came from as the proxies report it.
 //
 // service: --service, else the vcombined vhost (port stripped), else a trailing host=,
 // else the file's base name. latency: rt= or request_time= in seconds, else a trailing
-// bare number: an integer is Apache's %D (µs), a decimal is nginx's $request_time (s).
+// bare number: an integer is Apache's %D (µs), a decimal is nginx's $request_time (s),
+// unless --latency-unit says otherwise (Apache's %T is whole seconds).
 #include "combined_parser.hpp"
 
 #include <cstring>
@@ -129,7 +136,8 @@ std::string service_from_file_name(std::string_view name) {
   return std::string(name);
 }
 
-CombinedParser::CombinedParser(std::string service) : fixed_service_(std::move(service)) {}
+CombinedParser::CombinedParser(std::string service, int64_t latency_unit_us)
+    : fixed_service_(std::move(service)), latency_unit_us_(latency_unit_us) {}
 
 void CombinedParser::begin_input(std::string_view name) { file_service_ = service_from_file_name(name); }
 
@@ -138,22 +146,31 @@ ParseResult CombinedParser::parse(std::string_view line, Record& record) {
   const char* p = line.data();
   const char* end = p + line.size();
 
-  // Up to the '[': client ident user, or vhost client ident user.
+  // Up to the '[': client ident user, or vhost client ident user; a token ending in ','
+  // continues with the next (an X-Forwarded-For list).
   std::string_view tokens[4];
   int count = 0;
+  bool list = false;  // the last token ended in ','
   for (;;) {
     p = skip_spaces(p, end);
     if (p == end) return ParseStatus::kNotCombined;
     if (*p == '[') break;
-    if (count == 4) return ParseStatus::kNotCombined;
     const char* t = token_end(p, end);
-    tokens[count++] = view(p, t);
+    if (list) {
+      std::string_view& last = tokens[count - 1];
+      last = view(last.data(), t);
+    } else {
+      if (count == 4) return ParseStatus::kNotCombined;
+      tokens[count++] = view(p, t);
+    }
+    list = t[-1] == ',';
     p = t;
   }
-  if (count < 3) return ParseStatus::kNotCombined;
+  if (count < 3 || list) return ParseStatus::kNotCombined;
   std::string_view vhost;
   if (count == 4) vhost = tokens[0];
-  record[FieldId::kClient] = tokens[count - 3];
+  std::string_view client = tokens[count - 3];
+  record[FieldId::kClient] = client.substr(0, client.find(','));
 
   const char* close = static_cast<const char*>(std::memchr(p, ']', static_cast<size_t>(end - p)));
   if (close == nullptr) return ParseStatus::kNotCombined;
@@ -164,7 +181,8 @@ ParseResult CombinedParser::parse(std::string_view line, Record& record) {
   const char* request_end = closing_quote(p + 1, end);
   if (request_end == nullptr) return ParseStatus::kNotCombined;
   if (!parse_request(view(p + 1, request_end), record[FieldId::kMethod], record[FieldId::kPath])) {
-    return ParseStatus::kNotCombined;
+    record[FieldId::kMethod] = "-";
+    record[FieldId::kPath] = "-";
   }
   p = skip_spaces(request_end + 1, end);
 
@@ -223,7 +241,7 @@ ParseResult CombinedParser::parse(std::string_view line, Record& record) {
     record.latency_unit_us = kSeconds;
   } else if (bool fractional = false; trailing_is_last && is_number(trailing, fractional)) {
     record[FieldId::kLatency] = trailing;
-    record.latency_unit_us = fractional ? kSeconds : 1;
+    record.latency_unit_us = latency_unit_us_ != 0 ? latency_unit_us_ : fractional ? kSeconds : 1;
   }
 
   if (!fixed_service_.empty()) {

@@ -9,14 +9,16 @@ namespace opsktl {
 
 class CombinedParser final : public RecordParser {
  public:
-  // `service` (from --service) replaces every line's service when not empty.
-  explicit CombinedParser(std::string service);
+  // `service` (from --service) replaces every line's service when not empty;
+  // `latency_unit_us` (--latency-unit, 0 when not given) is the unit of a trailing number.
+  explicit CombinedParser(std::string service, int64_t latency_unit_us = 0);
   ParseResult parse(std::string_view line, Record& record) override;
   bool provides(FieldId id) const override { return id != FieldId::kEvent; }
   void begin_input(std::string_view name) override;
 
  private:
   std::string fixed_service_;
+  int64_t latency_unit_us_;
   std::string file_service_ = "-";
 };
 

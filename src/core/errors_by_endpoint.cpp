@@ -59,7 +59,7 @@ struct WorkUnit {
 
 struct Worker {
   KeyTable<EndpointStats> table;
-  uint64_t lines = 0, filtered_out = 0, error_lines = 0;
+  uint64_t lines = 0, comments = 0, filtered_out = 0, error_lines = 0;
   MalformedCounts malformed;
 };
 
@@ -70,7 +70,8 @@ class Counter {
   explicit Counter(const ErrorsByEndpointOptions& options)
       : options_(options), layout_(options.log_format.positions) {
     filter_time_ = options.since.has_value() || options.until.has_value();
-    fast_ = options.fields_fast_path && !options.normalize && !filter_time_ && !options.strict;
+    fast_ = options.fields_fast_path && !options.normalize && !filter_time_ && !options.strict &&
+            options.latency_unit_us > 0;  // parse_latency_padded: not for ns
     status_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kStatus)]);
     latency_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kLatency)]);
     fields_latency_ = options.log_format.positions[static_cast<size_t>(FieldId::kLatency)] > 0;
@@ -162,7 +163,7 @@ class Counter {
   void run_fields(ByteStream& stream, WorkUnit& unit, Worker& worker) {
     LineBlockReader reader(stream, options_.reader);
     LineBlock block;
-    uint64_t lines = 0, error_lines = 0;
+    uint64_t lines = 0, comments = 0, error_lines = 0;
     MalformedCounts malformed;    // rare: touched only on a malformed line
     uint64_t lines_reported = 0;  // to read_progress(), once per block
     auto note_malformed = [&](ParseStatus reason) {
@@ -196,6 +197,11 @@ class Counter {
     const int last = layout_.last;
     auto count_line = [&](const FieldsLine& line) __attribute__((always_inline)) {
       ++lines;
+      // One byte per line: a blank line's begin is its '\n', readable too.
+      if (*line.begin == '#') [[unlikely]] {
+        ++comments;
+        return;
+      }
       if (line.fields < last) {
         if (line.fields != 0)
           note_malformed(fields_shortage(line.fields, last, latency_last_));  // else blank
@@ -238,12 +244,14 @@ class Counter {
     } catch (...) {
       unit.lines += lines;
       worker.malformed.add(malformed);
+      worker.comments += comments;
       worker.error_lines += error_lines;
       throw;
     }
     unit.lines += lines;
     worker.lines += lines;
     worker.malformed.add(malformed);
+    worker.comments += comments;
     worker.error_lines += error_lines;
   }
 
@@ -281,6 +289,11 @@ class Counter {
   template <typename Malformed>
   void count_line(std::string_view text, Record& record, Worker& worker, Malformed&& malformed) {
     if (is_blank(text)) return;
+    if (is_comment_line(text)) {
+      ++worker.comments;
+      parser_->comment(text);
+      return;
+    }
     if (ParseResult parsed = parser_->parse(text, record); !parsed) return malformed(parsed.status);
     int status = parse_status(record[FieldId::kStatus]);
     if (status < 0) {
@@ -342,7 +355,7 @@ class Counter {
   bool key_in_place_ = false;           // the --by fields are consecutive, in order
   KeyTable<EndpointStats> fast_table_;  // keys: the --by fields joined by spaces
   // The per-line path.
-  std::array<std::unique_ptr<RecordParser>, 6> parsers_;  // by LogFormat, made on first use
+  std::array<std::unique_ptr<RecordParser>, kLogFormatCount> parsers_;  // by LogFormat, made on first use
   RecordParser* parser_ = nullptr;
   bool has_latency_ = false;
   bool filter_time_ = false;
@@ -356,8 +369,8 @@ std::optional<FieldId> missing_field(const ErrorsByEndpointOptions& options, Log
   LogFormatConfig config = options.log_format;
   config.format = format;
   auto parser = make_record_parser(config);
-  std::vector<FieldId> needed = options.by;
-  needed.push_back(FieldId::kStatus);
+  std::vector<FieldId> needed = {FieldId::kStatus};  // first: the one no --by can avoid
+  needed.insert(needed.end(), options.by.begin(), options.by.end());
   if (options.since || options.until) needed.push_back(FieldId::kTs);
   for (FieldId id : needed) {
     if (!parser->provides(id)) return id;
@@ -429,7 +442,9 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
       inputs[i].reset();
       continue;
     }
-    if (input.regular_fd() >= 0 && threads > 1 && input.size() >= options.split_min_bytes) {
+    // A w3c range needs the #Fields: directive above it: w3c inputs are read whole.
+    if (input.regular_fd() >= 0 && threads > 1 && input.size() >= options.split_min_bytes &&
+        formats[i] != LogFormat::kW3c) {
       for (ByteRange range : split_at_lines(input.regular_fd(), input.size(), threads)) {
         units.push_back(WorkUnit{i, true, range, 0, 0, ParseStatus::kOk, {}});
       }
@@ -490,6 +505,7 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
   for (Worker& worker : workers) {
     result.lines += worker.lines;
     result.malformed_reasons.add(worker.malformed);
+    result.comments += worker.comments;
     result.filtered_out += worker.filtered_out;
     result.error_lines += worker.error_lines;
     if (&worker == workers.data()) continue;

@@ -440,6 +440,8 @@ std::unique_ptr<RE2> compile(const std::string& pattern) {
   return std::make_unique<RE2>(pattern, options);
 }
 
+constexpr const char* kDefaultEvent = "restarted";
+
 class Detection {
  public:
   Detection(const FlappingOptions& options, FlappingSink& sink)
@@ -447,7 +449,7 @@ class Detection {
         sink_(sink),
         detector_(options.max_restarts, options.window, options.alerts, !options.follow, sink),
         parsers_(options.inputs.size()),
-        event_(lowered(options.event)),
+        event_(lowered(options.event.empty() ? kDefaultEvent : options.event)),
         event_word_(event_),
         layout_(options.log_format.positions) {
     if (!options.event_regex.empty()) {
@@ -516,6 +518,11 @@ class Detection {
     if (!whole) return malformed(input, number, ParseStatus::kLineTooLong);
     text = strip_cr(text);
     if (is_blank(text)) return;
+    if (is_comment_line(text)) {
+      ++result_.comments;
+      if (in.parser) in.parser->comment(text);
+      return;
+    }
     if (!in.parser) {
       // Follow mode sniffs `auto` on the first line rather than wait for a full head.
       if (!choose_parser(input,
@@ -545,7 +552,8 @@ class Detection {
       if (ParseResult parsed = in.parser->parse(text, record_); !parsed)
         return malformed(input, number, parsed.status);
       std::string_view event = record_[FieldId::kEvent];
-      if (!is_restart(event, text, in.event_to_end)) return;
+      if (in.systemd_restarts ? !is_systemd_restart(record_) : !is_restart(event, text, in.event_to_end))
+        return;
       service = record_[FieldId::kService];
       if (service.empty()) return malformed(input, number, missing_field(FieldId::kService));
       std::string_view ts_text = record_[FieldId::kTs];
@@ -579,6 +587,7 @@ class Detection {
 
   struct ScanCounts {
     uint64_t lines = 0;
+    uint64_t comments = 0;
     uint64_t filtered_out = 0;
   };
 
@@ -604,6 +613,7 @@ class Detection {
     const Micros since = options_.since.value_or(std::numeric_limits<Micros>::min());
     const Micros until = options_.until.value_or(std::numeric_limits<Micros>::max());
     uint64_t lines = counts.lines;
+    uint64_t comments = 0;
     uint64_t filtered_out = 0;
     uint64_t lines_reported = lines;
     const char* limit = nullptr;
@@ -615,6 +625,11 @@ class Detection {
     };
     auto on_line = [&](const FieldsLine& line) __attribute__((always_inline)) {
       ++lines;
+      // One byte per line: a blank line's begin is its '\n', readable too.
+      if (*line.begin == '#') [[unlikely]] {
+        ++comments;
+        return;
+      }
       if (line.fields < last) {
         if (line.fields != 0) on_malformed(lines, ParseStatus::kTooFewFields);  // else blank
         return;
@@ -647,10 +662,12 @@ class Detection {
       }
     } catch (...) {
       counts.lines = lines;
+      counts.comments += comments;
       counts.filtered_out += filtered_out;
       throw;
     }
     counts.lines = lines;
+    counts.comments += comments;
     counts.filtered_out += filtered_out;
   }
 
@@ -667,10 +684,12 @@ class Detection {
       scan_restarts(stream, counts, on_restart, on_malformed);
     } catch (...) {
       result_.lines += counts.lines;
+      result_.comments += counts.comments;
       result_.filtered_out += counts.filtered_out;
       throw;
     }
     result_.lines += counts.lines;
+    result_.comments += counts.comments;
     result_.filtered_out += counts.filtered_out;
   }
 
@@ -783,6 +802,7 @@ class Detection {
     }
     if (malformed_pending) count_malformed();
     result_.lines += chunk.counts.lines;
+    result_.comments += chunk.counts.comments;
     result_.filtered_out += chunk.counts.filtered_out;
     if (chunk.problem.empty()) return true;
     result_.problems.push_back({options_.inputs[input], options_.inputs[input] + ": " + chunk.problem});
@@ -875,6 +895,15 @@ class Detection {
     }
   }
 
+  // The default restart event of syslog input: systemd's line about a unit it restarts
+  // (the syslog parser made that unit the service).
+  static bool is_systemd_restart(const Record& record) {
+    std::string_view event = record[FieldId::kEvent];
+    std::string_view service = record[FieldId::kService];
+    return !service.empty() && event.size() > service.size() + 2 && event.starts_with(service) &&
+           event.substr(service.size()).starts_with(": Scheduled restart job");
+  }
+
   bool is_restart(std::string_view event, std::string_view text, bool event_to_end) const {
     if (regex_) {
       if (event.data() == nullptr) return false;
@@ -940,6 +969,7 @@ class Detection {
     in.parser->begin_input(name);
     // In positional fields a message is the rest of the line from the event field.
     in.event_to_end = guess.format == LogFormat::kFields;
+    in.systemd_restarts = guess.format == LogFormat::kSyslog && options_.event.empty() && !regex_;
     in.short_fields = guess.format == LogFormat::kFields && short_last_ > 0 && config.service.empty();
     in.block_fields = guess.format == LogFormat::kFields && block_usable_ && config.service.empty();
     for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
@@ -1079,6 +1109,7 @@ class Detection {
     bool refused = false;                  // the format lacks a needed field
     bool short_fields = false;             // short lines may go through ShortLineFields
     bool block_fields = false;             // read with scan_restarts
+    bool systemd_restarts = false;         // syslog's default event: is_systemd_restart
   };
   std::vector<InputParser> parsers_;
   std::unique_ptr<RE2> regex_;

@@ -110,6 +110,12 @@ std::optional<uint64_t> parse_latency_with_unit(std::string_view text, int64_t d
   size_t unit = text.size();
   while (unit > 0 && !(text[unit - 1] >= '0' && text[unit - 1] <= '9')) --unit;
   std::string_view suffix = text.substr(unit);
+  if (suffix == "ns" || (suffix.empty() && default_unit_us == kLatencyUnitNanos)) {
+    // Nanoseconds: whole microseconds, the rest truncated, as for finer fractions.
+    auto us = parse_duration(text.substr(0, unit), 1);
+    if (!us || *us < 0) return std::nullopt;
+    return static_cast<uint64_t>(*us / 1000);
+  }
   if (!(suffix.empty() || suffix == "us" || suffix == "\xC2\xB5s" || suffix == "ms" || suffix == "s")) {
     return std::nullopt;
   }

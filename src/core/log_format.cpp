@@ -1,7 +1,11 @@
 // Choosing a log format: by name (--log-format), and for `auto` by sniffing an input's
-// first lines. Sniffing classifies up to 16 non-blank lines with cheap shape tests (not
-// full parses, so one odd request line does not change the verdict) and takes the
-// majority; any disagreement is reported as uncertain so the user hears about it.
+// first lines. Each of up to 16 non-blank, non-comment lines votes for the first format,
+// in a fixed order, in which it parses completely (json, w3c once a `#Fields:` directive
+// was seen, combined, syslog, logfmt), else for fields when it is plain text of two or
+// more fields. A shape test alone (`[time] "` for combined) was rejected: a line could
+// win a format it then failed to parse in, so every line of the input counted as
+// malformed. The majority wins; any disagreement is reported as uncertain so the user
+// hears about it.
 #include <array>
 #include <cstring>
 
@@ -12,12 +16,15 @@
 #include "opsktl/record.hpp"
 #include "opsktl/timestamp.hpp"
 #include "regex_parser.hpp"
+#include "syslog_parser.hpp"
+#include "w3c_parser.hpp"
 
 namespace opsktl {
 namespace {
 
-constexpr std::array<std::string_view, 6> kFormatNames = {"auto",   "fields", "combined",
-                                                          "logfmt", "json",   "regex"};
+// By LogFormat.
+constexpr std::array<std::string_view, 8> kFormatNames = {"auto", "fields", "combined", "logfmt",
+                                                          "json", "regex",  "syslog",   "w3c"};
 
 // --service for the formats that read the service from the line.
 class ServiceOverride final : public RecordParser {
@@ -46,18 +53,6 @@ std::string_view trim(std::string_view text) {
 }
 
 bool looks_like_json(std::string_view line) { return line.front() == '{' && line.back() == '}'; }
-
-// "client ident user [dd/Mon/yyyy:hh:mm:ss zone] \"" with an optional leading vhost.
-bool looks_like_combined(std::string_view line) {
-  size_t open = line.find(" [");
-  if (open == std::string_view::npos) return false;
-  size_t tokens = 1;
-  for (size_t i = 0; i < open; ++i) tokens += is_space(line[i]) && !is_space(line[i + 1]);
-  if (tokens < 3 || tokens > 4) return false;
-  Micros ts = 0;
-  size_t n = parse_timestamp_prefix(line.substr(open + 1), TimeContext{}, ts);
-  return n > 0 && line.substr(open + 1 + n).substr(0, 2) == " \"";
-}
 
 bool is_key_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
@@ -124,10 +119,13 @@ std::string_view log_format_name(LogFormat format) { return kFormatNames[static_
 std::unique_ptr<RecordParser> make_record_parser(const LogFormatConfig& config) {
   std::unique_ptr<RecordParser> parser;
   switch (config.format) {
-    case LogFormat::kCombined: return std::make_unique<CombinedParser>(config.service);
+    case LogFormat::kCombined:
+      return std::make_unique<CombinedParser>(config.service, config.latency_unit_us);
     case LogFormat::kLogfmt: parser = std::make_unique<LogfmtParser>(config.keys); break;
     case LogFormat::kJson: parser = std::make_unique<JsonParser>(config.keys); break;
     case LogFormat::kRegex: parser = std::make_unique<RegexParser>(config.regex); break;
+    case LogFormat::kSyslog: parser = std::make_unique<SyslogParser>(); break;
+    case LogFormat::kW3c: parser = std::make_unique<W3cParser>(config.keys, config.latency_unit_us); break;
     case LogFormat::kAuto:
     case LogFormat::kFields:
       parser = std::make_unique<FieldsParser>(config.positions, config.ts_fields);
@@ -142,7 +140,26 @@ FormatGuess sniff_log_format(std::string_view head) {
   size_t last_newline = head.rfind('\n');
   std::string_view sample = last_newline == std::string_view::npos ? head : head.substr(0, last_newline);
 
-  enum { kFieldsVote, kCombinedVote, kLogfmtVote, kJsonVote, kUnknownVote, kVotes };
+  // Votes, in the order a line tries the formats (fields last: any plain text).
+  enum { kJsonVote, kW3cVote, kCombinedVote, kSyslogVote, kLogfmtVote, kFieldsVote, kUnknownVote, kVotes };
+  constexpr std::array<LogFormat, kUnknownVote> kFormats = {LogFormat::kJson,     LogFormat::kW3c,
+                                                            LogFormat::kCombined, LogFormat::kSyslog,
+                                                            LogFormat::kLogfmt,   LogFormat::kFields};
+  constexpr std::array<const char*, kUnknownVote> kShapes = {
+      "are JSON objects",
+      "are W3C extended log lines under a #Fields: directive",
+      "are NCSA access log lines ([time] \"request\" status)",
+      "are syslog lines (time host app[pid]: message)",
+      "are logfmt key=value pairs",
+      "are whitespace-separated fields"};
+  FieldKeys no_keys{};
+  JsonParser json(no_keys);
+  W3cParser w3c(no_keys, 0);
+  CombinedParser combined("");
+  SyslogParser syslog;
+  LogfmtParser logfmt(no_keys);
+  Record record;
+  bool directive = false;
   std::array<size_t, kVotes> votes{};
   size_t lines = 0;
   size_t pos = 0;
@@ -152,12 +169,21 @@ FormatGuess sniff_log_format(std::string_view head) {
     std::string_view line = trim(sample.substr(pos, nl - pos));
     pos = nl + 1;
     if (line.empty()) continue;
+    if (is_comment_line(line)) {
+      if (line.substr(0, 8) == "#Fields:") directive = true;
+      w3c.comment(line);
+      continue;
+    }
     ++lines;
-    if (looks_like_json(line))
+    if (looks_like_json(line) && json.parse(line, record))
       ++votes[kJsonVote];
-    else if (looks_like_combined(line))
+    else if (directive && w3c.parse(line, record))
+      ++votes[kW3cVote];
+    else if (combined.parse(line, record))
       ++votes[kCombinedVote];
-    else if (looks_like_logfmt(line))
+    else if (syslog.parse(line, record))
+      ++votes[kSyslogVote];
+    else if (looks_like_logfmt(line) && logfmt.parse(line, record))
       ++votes[kLogfmtVote];
     else if (looks_like_fields(line))
       ++votes[kFieldsVote];
@@ -165,24 +191,24 @@ FormatGuess sniff_log_format(std::string_view head) {
       ++votes[kUnknownVote];
   }
 
-  constexpr std::array<LogFormat, 4> kFormats = {LogFormat::kFields, LogFormat::kCombined, LogFormat::kLogfmt,
-                                                 LogFormat::kJson};
-  constexpr std::array<const char*, 4> kShapes = {
-      "are whitespace-separated fields", "look like NCSA access log lines ([time] \"request\" status)",
-      "are logfmt key=value pairs", "are JSON objects"};
   FormatGuess guess;
   if (lines == 0) {
+    if (directive) {
+      guess.format = LogFormat::kW3c;
+      guess.reason = "a #Fields: directive and no data line yet";
+      return guess;
+    }
     guess.reason = "no non-blank line to sniff; reading it as fields";
     return guess;
   }
   size_t best = kFieldsVote;
-  for (size_t v : {kJsonVote, kCombinedVote, kLogfmtVote, kFieldsVote}) {
+  for (size_t v = 0; v < kUnknownVote; ++v) {
     if (votes[v] > votes[best]) best = v;
   }
   if (votes[best] == 0) {
     guess.certain = false;
     guess.reason = "no log format recognised in the first " + std::to_string(lines) +
-                   " non-blank lines (expected fields, combined, logfmt or json); reading it as "
+                   " non-blank lines (expected fields, combined, syslog, logfmt, json or w3c); reading it as "
                    "fields: choose one with --log-format";
     return guess;
   }

@@ -459,6 +459,9 @@ class LogSource final : public RecordSource {
     if (guess.format == LogFormat::kFields)
       return make_timestamp_extractor(config, options.time_context, name_);
     config.format = guess.format;
+    // A w3c stamp is two columns, which CloudFront separates by a tab: only the format
+    // joins them (the date alone would read as midnight).
+    if (guess.format == LogFormat::kW3c) return make_timestamp_extractor(config, options.time_context, name_);
     return std::make_unique<SniffedExtractor>(make_timestamp_extractor(config, options.time_context, name_),
                                               options.time_context);
   }

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "opsktl/latency_histogram.hpp"
+
 namespace opsktl {
 namespace {
 
@@ -33,8 +35,10 @@ int64_t latency_unit_for_key(std::string_view key) {
   if (key == "request_time" || ends_with(key, "_s") || ends_with(key, "_sec") || ends_with(key, "_seconds")) {
     return 1'000'000;
   }
+  if (ends_with(key, "_ms") || ends_with(key, "_msec") || ends_with(key, "_millis")) return 1000;
   if (ends_with(key, "_us") || ends_with(key, "_usec") || ends_with(key, "_micros")) return 1;
-  return 1000;
+  if (ends_with(key, "_ns") || ends_with(key, "_nsec") || ends_with(key, "_nanos")) return kLatencyUnitNanos;
+  return 0;
 }
 
 std::vector<RecordKey> record_keys(const FieldKeys& keys) {

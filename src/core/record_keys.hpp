@@ -23,7 +23,9 @@ struct RecordKey {
 std::vector<RecordKey> record_keys(const FieldKeys& keys);
 
 // Unit of a bare latency number under `key`: s for request_time and keys ending in
-// _s/_sec/_seconds, µs for _us/_usec/_micros, otherwise ms.
+// _s/_sec/_seconds, ms for _ms/_msec/_millis, µs for _us/_usec/_micros, ns
+// (kLatencyUnitNanos) for _ns/_nsec/_nanos; 0 when the key says nothing (then
+// --latency-unit, else ms).
 int64_t latency_unit_for_key(std::string_view key);
 
 // Which field (and rank) wants the key; the tiny table makes a linear scan cheapest.

@@ -237,7 +237,7 @@ class ErrorsByEndpointTest(CliTestCase):
         self.assertEqual(doc["endpoints"][0], {"errors": 2, "requests": 2, "error_pct": 100.0,
                                                "p50_ms": 30.0, "p99_ms": 40.0, "service": "b", "path": "/y"})
         self.assertIsNone(doc["endpoints"][2]["p50_ms"])
-        self.assertEqual(doc["summary"], {"lines": 7, "malformed": 1, "filtered_out": 0, "error_lines": 4,
+        self.assertEqual(doc["summary"], {"lines": 7, "malformed": 1, "comments": 0, "filtered_out": 0, "error_lines": 4,
                                           "endpoints": 4, "first_malformed": f"{path}:7",
                                           "first_malformed_reason": "too_few_fields",
                                           "malformed_reasons": {"too_few_fields": 1}})

@@ -106,7 +106,10 @@ class LogFormatsTest(CliTestCase):
         if not log.exists():
             self.skipTest(f"{log} not found")
         r = self.eb("-v", log)
-        self.assertIn("reading as fields", r.errtext)
+        self.assertIn("reading as syslog", r.errtext)
+        # syslog has no status: the input is refused with the one message for a missing field.
+        self.assertEqual(r.code, 2)
+        self.assertIn("the log format has no status field (--log-format auto read it as syslog", r.errtext)
         # sshd failures per user: the regex supplies a status so errors-by-endpoint can count.
         pattern = (r"^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ (?P<service>sshd)\[\d+\]: "
                    r"Failed password for (?:invalid user )?(?P<path>\S+) from (?P<client>\S+)"
@@ -128,7 +131,11 @@ class LogFormatsTest(CliTestCase):
             ["2", "2", "100.00", "1204", "30001", "POST", "203.0.113.7"],
             ["1", "1", "100.00", "250", "250", "GET", "198.51.100.23"],
         ])
-        self.assertIn("2 malformed lines skipped", r.errtext)  # the TLS bytes and the "-" request
+        # The TLS bytes and the "-" request are requests answered with 400: method and path "-".
+        self.assertNotIn("malformed", r.errtext)
+        r = self.eb("--status", "4xx", "--by", "method,path", FORMATS / "nginx_combined.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.rows(), [["2", "2", "100.00", "0", "0", "-", "-"]])
 
     def test_vcombined_service_from_vhost_and_microsecond_latency(self):
         r = self.eb("-k", "0", FORMATS / "apache_vcombined.log")
@@ -181,6 +188,191 @@ class LogFormatsTest(CliTestCase):
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual(r.text, "1766138487.4\tnginx.service\t3\n")
 
+    def test_comment_lines_are_counted_apart(self):
+        # SPEC §1: `#` first is a comment line (W3C, Zeek, CSV-like headers), never malformed.
+        log = self.write("c.log", "#fields ts service path status latency\n"
+                                  "2025-12-19T10:01:02Z a /x 500 12\n"
+                                  "#2025-12-19T10:01:03Z a /x 500 12\n"
+                                  "2025-12-19T10:01:04Z a /x 200 12\n")
+        for extra in ([], ["--normalize"]):  # the block scan and the per-line path
+            r = self.eb("--format", "json", "-v", *extra, log)
+            self.assertEqual(r.code, 0, r.errtext)
+            doc = json.loads(r.out)
+            self.assertEqual(doc["summary"]["comments"], 2)
+            self.assertEqual(doc["summary"]["malformed"], 0)
+            self.assertEqual([(e["errors"], e["requests"]) for e in doc["endpoints"]], [(1, 2)])
+            self.assertIn("2 comment lines skipped", r.errtext)
+            self.assertNotIn("malformed", r.errtext)
+        events = self.write("e.log", "# ts service event\n1703000000 a restarted\n#1703000001 a restarted\n")
+        r = self.run_opsktl("flapping", "--format", "json", "-n", "0", events)
+        self.assertEqual(r.code, 0, r.errtext)
+        doc = json.loads(r.out)
+        self.assertEqual((doc["summary"]["comments"], doc["summary"]["restarts"]), (2, 1))
+
+    def test_w3c_iis_log_needs_no_option(self):
+        # Worked out by hand from iis_w3c.log: two directive blocks, the second with other
+        # columns and no s-ip. W3SVC1 /api/orders: 500 (120 ms), 200 (40), 500 (80);
+        # W3SVC1 /api/login: 503 (3000); W3SVC2 /api/orders: 502 (250); /healthz: 200.
+        r = self.eb("-v", FORMATS / "iis_w3c.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertIn("reading as w3c", r.errtext)
+        rows = r.rows()
+        self.assertEqual([row[:3] + row[5:] for row in rows], [
+            ["2", "3", "66.67", "W3SVC1", "/api/orders"],
+            ["1", "1", "100.00", "W3SVC1", "/api/login"],
+            ["1", "1", "100.00", "W3SVC2", "/api/orders"]])
+        self.assertAlmostEqual(float(rows[0][3]), 80, delta=0.8)   # nearest-rank p50 of 40, 80, 120
+        self.assertAlmostEqual(float(rows[0][4]), 120, delta=1.2)
+        self.assertEqual(rows[1][3:5], ["3000", "3000"])
+        r = self.eb("--format", "json", "--by", "method,client", "--status", "4xx,5xx", "-k", "0",
+                    FORMATS / "iis_w3c.log")
+        doc = json.loads(r.out)
+        self.assertEqual(doc["summary"]["comments"], 8)
+        self.assertEqual(doc["summary"]["malformed"], 0)
+        self.assertEqual(doc["summary"]["lines"], 14)
+        # The second block has no c-ip: its two errors have an empty client.
+        self.assertEqual(sorted((e["method"], e["client"], e["errors"]) for e in doc["endpoints"]),
+                         [("GET", "", 2), ("GET", "203.0.113.7", 1), ("POST", "198.51.100.23", 1)])
+
+    def test_w3c_cloudfront_tabs_host_and_seconds(self):
+        # time-taken is in seconds in CloudFront's logs: 0.082 s and 0.004 s.
+        r = self.eb(FORMATS / "cloudfront_w3c.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        rows = r.rows()
+        self.assertEqual([row[:3] + row[5:] for row in rows],
+                         [["1", "2", "50.00", "d111.cloudfront.net", "/img/a.png"]])
+        self.assertAlmostEqual(float(rows[0][3]), 4, delta=0.04)
+        self.assertAlmostEqual(float(rows[0][4]), 82, delta=0.82)
+
+    def test_merge_reads_w3c_timestamps(self):
+        # CloudFront's 10:01:02 and 10:01:03 fall between IIS's 10:00:04 and 11:00:01; the
+        # comment lines travel with the record above them (the first ones with the first).
+        iis = (FORMATS / "iis_w3c.log").read_text().splitlines(keepends=True)
+        cloudfront = (FORMATS / "cloudfront_w3c.log").read_text().splitlines(keepends=True)
+        r = self.run_opsktl("merge", FORMATS / "iis_w3c.log", FORMATS / "cloudfront_w3c.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.text, "".join(iis[:12] + cloudfront + iis[12:]))
+
+    def test_syslog_flapping_lists_crash_looping_units_with_no_option(self):
+        # syslog.log, by hand: foo.service's "Scheduled restart job" lines at 10:00:11, :21,
+        # :31, :41 and :51 on Dec 19 2025 (1766138411 + 10 k); the 4th and 5th exceed -n 3,
+        # so one episode from 1766138411 to 1766138451 of 5 restarts, peak 5. bar.service
+        # restarts once; CRON's "(echo restarted)" is no systemd restart.
+        r = self.run_opsktl("flapping", "--format", "tsv", "--year", "2025", FORMATS / "syslog.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.text, "foo.service\t1766138411\t1766138451\t5\t5\n")
+        r = self.run_opsktl("flapping", "--format", "json", "--year", "2025", "-n", "0", "--alerts", "every",
+                            FORMATS / "syslog.log")
+        doc = json.loads(r.out)
+        self.assertEqual([(a["service"], a["count"]) for a in doc["alerts"]],
+                         [("foo.service", 1), ("foo.service", 2), ("foo.service", 3), ("foo.service", 4),
+                          ("bar.service", 1), ("foo.service", 5)])
+        self.assertEqual(doc["summary"]["malformed"], 0)
+        # --event names another restart event: "Start request repeated too quickly" is a
+        # message, matched with --event-regex.
+        r = self.run_opsktl("flapping", "--format", "tsv", "--year", "2025", "-n", "0", "--alerts", "every",
+                            "--event-regex", "Start request repeated", FORMATS / "syslog.log")
+        self.assertEqual(r.text, "1766138451\tfoo.service\t1\n")
+        # errors-by-endpoint: syslog has no status.
+        r = self.eb(FORMATS / "syslog.log")
+        self.assertEqual(r.code, 2)
+        self.assertIn("the log format has no status field (--log-format auto read it as syslog", r.errtext)
+        r = self.eb("--log-format", "syslog", FORMATS / "syslog.log")
+        self.assertEqual(r.code, 2)
+        self.assertIn("the log format syslog has no status field", r.errtext)
+
+    def test_syslog_forms_rfc5424_and_rsyslog_iso(self):
+        log = self.write("s.log",
+                         "<30>1 2025-12-19T10:00:11Z web1 systemd 1 - - foo.service: Scheduled restart job, restart counter is at 1.\n"
+                         "2025-12-19T10:00:21.500000+00:00 web1 systemd[1]: foo.service: Scheduled restart job, restart counter is at 2.\n"
+                         "<30>Dec 19 10:00:31 web1 systemd[1]: foo.service: Scheduled restart job, restart counter is at 3.\n")
+        r = self.run_opsktl("flapping", "--format", "tsv", "--year", "2025", "-n", "0", "--alerts", "every", log)
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.text, "1766138411\tfoo.service\t1\n1766138421.5\tfoo.service\t2\n"
+                                 "1766138431\tfoo.service\t3\n")
+
+    def test_real_auth_log_reads_as_syslog(self):
+        # The first 400 lines of a real auth.log: every line parses as syslog (service = the
+        # app name), and --event-regex counts its "session opened" lines per app, compared
+        # with an independent reading: the window count of each event among its app's.
+        log = FORMATS / "auth.log"
+        line_re = re.compile(r"^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) \S+ ([^\s\[:]+)(?:\[\d+\])?: (.*)$")
+        months = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+        import calendar
+        expected, seen = [], collections.defaultdict(list)
+        for line in log.read_text().splitlines():
+            m = line_re.match(line)
+            self.assertIsNotNone(m, line)
+            if "session opened" not in m.group(7):
+                continue
+            t = calendar.timegm((2025, months[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                                 int(m.group(5))))
+            app = m.group(6)
+            seen[app].append(t)
+            expected.append(f"{t}\t{app}\t{sum(1 for u in seen[app] if t - 600 <= u <= t)}")
+        self.assertGreater(len(expected), 50)
+        r = self.run_opsktl("flapping", "--format", "tsv", "--year", "2025", "-n", "0", "--alerts", "every",
+                            "--event-regex", "session opened", log)
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.text.splitlines(), expected)
+        self.assertNotIn("malformed", r.errtext)
+        # Before the syslog format, --field service=5 read it as fields: 0 malformed now too.
+        r = self.run_opsktl("flapping", "--format", "json", "--year", "2025", "--event-regex", "session opened",
+                            "--field", "service=5", log)
+        self.assertEqual(json.loads(r.out)["summary"]["malformed"], 0)
+        # No option at all: no systemd restart in it, so nothing found, exit 1, no complaint.
+        r = self.run_opsktl("flapping", log)
+        self.assertEqual((r.code, r.out, r.errtext), (1, b"", ""))
+
+    def test_forwarded_for_client_list_is_combined(self):
+        log = self.write("xff.log",
+                         '10.0.0.2, 10.0.0.1, 127.0.0.1 - - [07/Dec/2016:11:05:07 +0100] "GET /x HTTP/1.1" 500 12 "-" "ua"\n'
+                         '10.0.0.3 - - [07/Dec/2016:11:05:08 +0100] "GET /x HTTP/1.1" 500 12 "-" "ua"\n'
+                         '10.0.0.2, 127.0.0.1 - - [07/Dec/2016:11:05:09 +0100] "GET /y HTTP/1.1" 502 12 "-" "ua"\n')
+        r = self.eb("-v", "--by", "client", log)
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertIn("reading as combined", r.errtext)
+        self.assertEqual([[row[0], row[5]] for row in r.rows()], [["2", "10.0.0.2"], ["1", "10.0.0.3"]])
+        r = self.eb("--log-format", "combined", "--by", "path", log)
+        self.assertEqual([[row[0], row[5]] for row in r.rows()], [["2", "/x"], ["1", "/y"]])
+
+    def test_garbage_request_lines_count_as_400_with_path_dash(self):
+        log = self.write("g.log", b'1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "" 400 0 "-" "-"\n'
+                                  b'1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "PATCHp /x HTTP/1.1" 400 0 "-" "-"\n'
+                                  b'1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "\x16\x03\x01\xff\x00" 400 0 "-" "-"\n'
+                                  b'1.2.3.4 - - [19/Dec/2025:10:01:03 +0000] "GET /x HTTP/1.1" 404 0 "-" "-"\n')
+        r = self.eb("--status", "4xx", "--format", "json", log)
+        self.assertEqual(r.code, 0, r.errtext)
+        doc = json.loads(r.out)
+        self.assertEqual([(e["path"], e["errors"]) for e in doc["endpoints"]], [("-", 3), ("/x", 1)])
+        self.assertEqual(doc["summary"]["malformed"], 0)
+
+    def test_latency_unit(self):
+        # Caddy writes duration in seconds, Traefik Duration in nanoseconds: 0.25 s = 250 ms.
+        caddy = self.write("caddy.json", '{"ts":1703000000,"service":"a","path":"/x","status":500,"duration":0.25}\n')
+        r = self.eb("--field", "latency=duration", "--latency-unit", "s", caddy)
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.rows()[0][3:5], ["250", "250"])
+        r = self.eb("--field", "latency=duration", caddy)  # no unit: ms
+        self.assertEqual(r.rows()[0][3:5], ["0.25", "0.25"])
+        traefik = self.write("traefik.json", '{"service":"a","path":"/x","status":502,"Duration":250000000}\n')
+        r = self.eb("--field", "latency=Duration", "--latency-unit", "ns", traefik)
+        self.assertEqual(r.rows()[0][3:5], ["250", "250"])
+        # A key naming its unit keeps it; fields take the unit too.
+        named = self.write("named.json", '{"service":"a","path":"/x","status":500,"latency_ms":7}\n')
+        r = self.eb("--latency-unit", "s", named)
+        self.assertEqual(r.rows()[0][3:5], ["7", "7"])
+        fields = self.write("f.log", "t a /x 500 2\n")
+        r = self.eb("--latency-unit", "s", fields)
+        self.assertEqual(r.rows()[0][3:5], ["2000", "2000"])
+        r = self.eb("--latency-unit", "us", fields)
+        self.assertEqual(r.rows()[0][3:5], ["0.002", "0.002"])
+        for bad in ["min", "MS", "", "1s"]:
+            r = self.eb("--latency-unit", bad, fields)
+            self.assertEqual(r.code, 2, bad)
+            self.assertEqual(r.errtext.splitlines()[0],
+                             f"opsktl: errors-by-endpoint: --latency-unit: expected s, ms, us or ns, got '{bad}'")
+
     def test_regex_format(self):
         pattern = (r"^\[(?P<ts>[^\]]+)\] \w+ +(?P<service>\S+) (?P<method>[A-Z]+) (?P<path>\S+) "
                    r"-> (?P<status>\d{3}) \((?P<latency>[\d.]+ms)\)$")
@@ -208,7 +400,7 @@ class LogFormatsTest(CliTestCase):
         r = self.eb(path)
         self.assertEqual(r.code, 0)
         self.assertEqual(r.rows(), [["3", "3", "100.00", "-", "-", "a", "/x"]])
-        self.assertIn("mixed formats in the first 4 non-blank lines (logfmt 1, json 3); reading it as json",
+        self.assertIn("mixed formats in the first 4 non-blank lines (json 3, logfmt 1); reading it as json",
                       r.errtext)
         self.assertIn("1 malformed line skipped", r.errtext)
         clean = self.write("clean.log", json_line)

@@ -154,17 +154,20 @@ std::string random_fields_log(std::mt19937& rng, size_t lines) {
   std::string out;
   for (size_t i = 0; i < lines; ++i) {
     int kind = static_cast<int>(rng() % 20);
+    if (kind == 8) out += "#";  // a comment line, whatever follows
     std::vector<std::string> fields = {"t", pick(kServices), pick(kPaths), pick(kStatuses), pick(kLatencies)};
     if (kind == 0) fields.clear();            // blank
     if (kind == 1) fields.resize(rng() % 5);  // too few fields
     if (kind == 2) fields.push_back("extra");
     if (kind == 3) fields = {std::string(rng() % 200, 'g')};  // long, overlong with small limits
+    if (kind == 6) fields[1] = "#" + fields[1];               // not first: data
     if (kind == 4) out += kSeparators[rng() % kSeparators.size()];
     for (size_t f = 0; f < fields.size(); ++f) {
       if (f > 0) out += kSeparators[rng() % kSeparators.size()];
       out += fields[f];
     }
     if (kind == 5) out += " ";
+    if (kind == 7) out += rng() % 2 ? " # comment" : "#";  // comment-like
     if (rng() % 10 == 0) out += "\r";
     if (i + 1 < lines || rng() % 2) out += "\n";
   }
@@ -183,6 +186,7 @@ void expect_same_results(const ErrorsByEndpointResult& a, const ErrorsByEndpoint
   }
   EXPECT_EQ(a.lines, b.lines) << what;
   EXPECT_EQ(a.malformed, b.malformed) << what;
+  EXPECT_EQ(a.comments, b.comments) << what;
   EXPECT_EQ(a.error_lines, b.error_lines) << what;
   EXPECT_EQ(a.endpoints, b.endpoints) << what;
   EXPECT_EQ(a.first_malformed, b.first_malformed) << what;
@@ -220,6 +224,44 @@ TEST(CountErrors, FieldsScanEqualsPerLineParsingOnRandomLogs) {
     fast.fields_fast_path = true;
     expect_same_results(count_errors(general), count_errors(fast), what);
   }
+}
+
+// SPEC §1: `#` as the first byte makes a comment line, skipped and counted apart, even
+// when the rest would parse; `#` anywhere else is data.
+TEST(CountErrors, CommentLinesAreCountedApartNeverMalformed) {
+  TempDir dir;
+  write_file(dir.file("a.log"),
+             "#Software: generator 1.0\n"
+             "#Fields: ts service path status latency\n"
+             "t a /x 500 10\n"
+             "#t a /x 500 10\n"  // would count as a request without its '#'
+             "# t a /x 500 10 extra\n"
+             "#\n"
+             " #t a /x 503 10\n"  // not first: a line whose ts is #t
+             "t a /#x 502 20\r\n"
+             "\n");
+  for (bool fast : {true, false}) {
+    auto o = defaults({dir.file("a.log")});
+    o.log_format.format = LogFormat::kFields;
+    o.fields_fast_path = fast;
+    o.top = 0;
+    auto result = count_errors(o);
+    EXPECT_EQ(result.lines, 9u) << fast;
+    EXPECT_EQ(result.comments, 5u) << fast;
+    EXPECT_EQ(result.malformed, 0u) << fast;
+    ASSERT_EQ(result.rows.size(), 2u) << fast;
+    EXPECT_EQ(result.rows[0].keys, (std::vector<std::string>{"a", "/x"})) << fast;
+    EXPECT_EQ(result.rows[0].requests, 2u) << fast;
+    EXPECT_EQ(result.rows[1].keys, (std::vector<std::string>{"a", "/#x"})) << fast;
+  }
+  // The other formats skip them too.
+  write_file(dir.file("b.log"), "#Version: 1.0\nservice=a path=/x status=500\n# status=500\n");
+  auto o = defaults({dir.file("b.log")});
+  o.log_format.format = LogFormat::kLogfmt;
+  auto result = count_errors(o);
+  EXPECT_EQ(result.comments, 2u);
+  EXPECT_EQ(result.malformed, 0u);
+  EXPECT_EQ(result.error_lines, 1u);
 }
 
 TEST(CountErrors, FieldsScanAndPerLineInputsAddUp) {

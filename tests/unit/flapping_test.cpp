@@ -317,17 +317,17 @@ TEST(DetectFlapping, ShortLinesSplitAtSpacesTabsAndCarriageReturns) {
 struct RunReport {
   std::vector<Recorded> alerts, episodes;
   std::vector<std::string> lates;
-  uint64_t lines = 0, malformed = 0, late = 0, filtered_out = 0, restarts = 0, services = 0, alerts_count = 0,
-           episodes_count = 0;
+  uint64_t lines = 0, malformed = 0, comments = 0, late = 0, filtered_out = 0, restarts = 0, services = 0,
+           alerts_count = 0, episodes_count = 0;
   std::string first_malformed, first_late, error;
   bool operator==(const RunReport&) const = default;
 };
 
 std::ostream& operator<<(std::ostream& os, const RunReport& r) {
   return os << "{alerts " << r.alerts.size() << " episodes " << r.episodes.size() << " lines " << r.lines
-            << " malformed " << r.malformed << " first " << r.first_malformed << " late " << r.late
-            << " first " << r.first_late << " filtered " << r.filtered_out << " restarts " << r.restarts
-            << " services " << r.services << " error '" << r.error << "'}";
+            << " malformed " << r.malformed << " comments " << r.comments << " first " << r.first_malformed
+            << " late " << r.late << " first " << r.first_late << " filtered " << r.filtered_out
+            << " restarts " << r.restarts << " services " << r.services << " error '" << r.error << "'}";
 }
 
 RunReport report_of(const std::string& path, const FlappingOptions& options) {
@@ -340,6 +340,7 @@ RunReport report_of(const std::string& path, const FlappingOptions& options) {
     FlappingResult r = detect_flapping(run_options, sink);
     report.lines = r.lines;
     report.malformed = r.malformed;
+    report.comments = r.comments;
     report.late = r.late;
     report.filtered_out = r.filtered_out;
     report.restarts = r.restarts;
@@ -380,6 +381,7 @@ std::string random_events(std::mt19937& random, int lines) {
                     "restarte", "rEsTaRtEd", "restartex", "restarteD", "Xestarted", "restarted\x01"});
     if (random() % 4 == 0) line += " " + std::string(random() % 70, 'm');
     if (random() % 25 == 0) line = pick({"", " ", "\t", "\r", ts, " " + ts + " "});
+    if (random() % 30 == 0) line = pick({"#", "# "}) + line;  // a comment line
     out += line + (random() % 10 == 0 ? "\r\n" : "\n");
   }
   if (random() % 2 == 0 && !out.empty()) out.pop_back();
@@ -488,6 +490,24 @@ TEST(DetectFlapping, MalformedLinesAreCounted) {
   EXPECT_EQ(result.lines, 5u);
   EXPECT_EQ(result.malformed, 2u);
   EXPECT_TRUE(result.first_malformed.ends_with("events.log:3"));
+}
+
+// SPEC §1: a line with `#` first is a comment, counted apart, never malformed nor a
+// restart, in the block scan and the per-line path alike.
+TEST(DetectFlapping, CommentLinesAreCountedApart) {
+  for (bool block : {true, false}) {
+    RecordingSink sink;
+    FlappingOptions options;
+    options.block_scan = block;
+    options.max_restarts = 0;
+    options.strict = true;
+    auto result = detect_file("#1 a restarted\n# 1 a restarted\n#\n2 b restarted\n#Fields: ts service\n",
+                              options, sink);
+    EXPECT_EQ(result.lines, 5u) << block;
+    EXPECT_EQ(result.comments, 4u) << block;
+    EXPECT_EQ(result.malformed, 0u) << block;
+    EXPECT_EQ(result.restarts, 1u) << block;
+  }
 }
 
 TEST(DetectFlapping, StrictStopsAtFirstMalformedLine) {

@@ -122,16 +122,61 @@ TEST(CombinedParser, AbsoluteTargetsAndStarAndConnect) {
   EXPECT_EQ(r[FieldId::kPath], "ex.com:443");
 }
 
-TEST(CombinedParser, GarbageRequestsAreMalformed) {
+// A request line the server could not read is still a request it answered (with 400):
+// method and path `-`, so that --status 4xx counts it.
+TEST(CombinedParser, GarbageRequestsHavePathDash) {
   auto parser = parser_for(LogFormat::kCombined);
   Record r;
   const std::string pre = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] ")";
-  for (const std::string request : {"-", R"(\x16\x03\x01\x00\xa5\x01)", "GET", "GET /a HTTP/1.1 extra",
-                                    "get /a HTTP/1.1", "GET nothing HTTP/1.1", "", "GET /a FTP/1.0"}) {
-    EXPECT_FALSE(parser->parse(pre + request + "\" 400 0 \"-\" \"-\"", r)) << request;
+  for (const std::string request :
+       {"-", R"(\x16\x03\x01\x00\xa5\x01)", "\x16\x03\x01\xff\x01", "GET", "GET /a HTTP/1.1 extra",
+        "get /a HTTP/1.1", "GET nothing HTTP/1.1", "", "GET /a FTP/1.0", "PATCHp /x HTTP/1.1"}) {
+    ASSERT_TRUE(parser->parse(pre + request + "\" 400 0 \"-\" \"-\"", r)) << request;
+    EXPECT_EQ(r[FieldId::kPath], "-") << request;
+    EXPECT_EQ(r[FieldId::kMethod], "-") << request;
+    EXPECT_EQ(r[FieldId::kStatus], "400") << request;
   }
   EXPECT_TRUE(parser->parse(pre + "GET /a\" 200 1", r));          // HTTP/0.9
   EXPECT_FALSE(parser->parse(pre + "GET /a HTTP/1.1\" 200", r));  // no bytes field: cut off
+}
+
+// $proxy_add_x_forwarded_for logs the proxies' list as the client: the first address.
+TEST(CombinedParser, ForwardedForListAsClient) {
+  auto parser = parser_for(LogFormat::kCombined);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      R"(10.0.0.2, 10.0.0.1, 127.0.0.1 - - [07/Dec/2016:11:05:07 +0100] "GET /x HTTP/1.1" 500 12 "-" "ua")",
+      r));
+  EXPECT_EQ(r[FieldId::kClient], "10.0.0.2");
+  EXPECT_EQ(r[FieldId::kPath], "/x");
+  EXPECT_EQ(r[FieldId::kTs], "07/Dec/2016:11:05:07 +0100");
+  ASSERT_TRUE(parser->parse(
+      R"(shop:443 2001:db8::1, 10.0.0.1 - bob [07/Dec/2016:11:05:07 +0100] "GET /y" 200 1)", r));
+  EXPECT_EQ(r[FieldId::kClient], "2001:db8::1");
+  EXPECT_EQ(r[FieldId::kService], "shop");
+  EXPECT_FALSE(parser->parse(R"(10.0.0.2, - - [07/Dec/2016:11:05:07 +0100] "GET /x HTTP/1.1" 500 12)", r));
+  EXPECT_FALSE(parser->parse(R"(10.0.0.2, [07/Dec/2016:11:05:07 +0100] "GET /x HTTP/1.1" 500 12)", r));
+  EXPECT_EQ(
+      sniff_log_format(
+          R"(10.0.0.2, 10.0.0.1, 127.0.0.1 - - [07/Dec/2016:11:05:07 +0100] "GET /x HTTP/1.1" 500 12 "-" "ua")"
+          "\n")
+          .format,
+      LogFormat::kCombined);
+}
+
+TEST(CombinedParser, LatencyUnitOptionSetsTheUnitOfATrailingNumber) {
+  LogFormatConfig config;
+  config.format = LogFormat::kCombined;
+  Record r;
+  const std::string line = R"(1.2.3.4 - - [19/Dec/2025:10:01:02 +0000] "GET /a HTTP/1.1" 200 1 "-" "ua" 3)";
+  ASSERT_TRUE(make_record_parser(config)->parse(line, r));
+  EXPECT_EQ(r.latency_unit_us, 1);     // %D
+  config.latency_unit_us = 1'000'000;  // --latency-unit s: Apache's %T
+  ASSERT_TRUE(make_record_parser(config)->parse(line, r));
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
+  ASSERT_TRUE(make_record_parser(config)->parse(line + " rt=0.5", r));
+  EXPECT_EQ(r[FieldId::kLatency], "0.5");  // rt= names its unit
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
 }
 
 TEST(CombinedParser, TruncatedLinesAreMalformed) {
@@ -278,7 +323,7 @@ TEST(JsonParser, ReadsStringsNumbersAndNestedKeys) {
   EXPECT_EQ(r[FieldId::kPath], "/a/b\"c");
   EXPECT_EQ(r[FieldId::kStatus], "503");
   EXPECT_EQ(r[FieldId::kLatency], "17.5");
-  EXPECT_EQ(r.latency_unit_us, 1000);
+  EXPECT_EQ(r.latency_unit_us, 0);  // `latency` names no unit: --latency-unit, else ms
 }
 
 TEST(JsonParser, ReadsJournaldExport) {
@@ -381,7 +426,13 @@ TEST(SniffLogFormat, RecognisesEachFormat) {
   EXPECT_EQ(sniff_log_format("ts=1 level=info msg=\"a b\" status=200\n").format, LogFormat::kLogfmt);
   EXPECT_EQ(sniff_log_format("\n  \n{\"a\":1}\n{\"b\":2}\n").format, LogFormat::kJson);
   EXPECT_EQ(sniff_log_format("Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening\n").format,
-            LogFormat::kFields);
+            LogFormat::kSyslog);
+  EXPECT_EQ(sniff_log_format("<34>1 2025-12-19T10:01:02.5Z host app 12 - - hello\n").format,
+            LogFormat::kSyslog);
+  EXPECT_EQ(sniff_log_format("#Version: 1.0\n#Fields: date time cs-uri-stem sc-status\n"
+                             "2025-12-19 10:01:02 /a 500\n")
+                .format,
+            LogFormat::kW3c);
   FormatGuess guess = sniff_log_format("{\"a\":1}\n");
   EXPECT_TRUE(guess.certain);
   EXPECT_EQ(guess.reason, "1 of the first 1 non-blank lines are JSON objects");
@@ -392,7 +443,7 @@ TEST(SniffLogFormat, MixedAndUnknownInputIsUncertain) {
   EXPECT_EQ(mixed.format, LogFormat::kJson);
   EXPECT_FALSE(mixed.certain);
   EXPECT_EQ(mixed.reason,
-            "mixed formats in the first 3 non-blank lines (logfmt 1, json 2); reading it as json: "
+            "mixed formats in the first 3 non-blank lines (json 2, logfmt 1); reading it as json: "
             "lines in other formats count as malformed");
   FormatGuess unknown = sniff_log_format(
       "\x7f"
@@ -405,6 +456,196 @@ TEST(SniffLogFormat, MixedAndUnknownInputIsUncertain) {
 
 TEST(SniffLogFormat, IgnoresALastLineCutOffByTheHead) {
   EXPECT_TRUE(sniff_log_format("{\"a\":1}\n{\"a\":2}\n2025-12-19T10:0").certain);
+}
+
+// --- syslog --------------------------------------------------------------------------
+
+Micros utc(int year, unsigned month, unsigned day, int hour, int minute, int second) {
+  return (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * kMicrosPerSecond;
+}
+
+TEST(SyslogParser, ReadsRfc3164AsInAuthLog) {
+  auto parser = parser_for(LogFormat::kSyslog);
+  Record r;
+  ASSERT_TRUE(
+      parser->parse("Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening on 0.0.0.0 port 22.", r));
+  EXPECT_EQ(r[FieldId::kTs], "Mar 27 13:06:56");
+  EXPECT_EQ(r[FieldId::kService], "sshd");
+  EXPECT_EQ(r[FieldId::kEvent], "Server listening on 0.0.0.0 port 22.");
+  TimeContext context;
+  context.year = 2025;
+  EXPECT_EQ(parse_timestamp(r[FieldId::kTs], context), utc(2025, 3, 27, 13, 6, 56));
+  ASSERT_TRUE(parser->parse("Apr  2 07:00:01 host CRON[2045]: pam_unix(cron:session): session opened", r));
+  EXPECT_EQ(r[FieldId::kTs], "Apr  2 07:00:01");
+  EXPECT_EQ(r[FieldId::kService], "CRON");
+  EXPECT_EQ(r[FieldId::kEvent], "pam_unix(cron:session): session opened");
+  ASSERT_TRUE(parser->parse("<13>Dec 19 10:01:02 host kernel: [ 1.0] x\r", r));  // priority, CRLF
+  EXPECT_EQ(r[FieldId::kService], "kernel");
+  EXPECT_EQ(r[FieldId::kEvent], "[ 1.0] x");
+  ASSERT_TRUE(parser->parse("Dec 19 10:01:02 router: link up", r));  // no host
+  EXPECT_EQ(r[FieldId::kService], "router");
+  EXPECT_EQ(r[FieldId::kEvent], "link up");
+  EXPECT_TRUE(parser->provides(FieldId::kEvent));
+  EXPECT_FALSE(parser->provides(FieldId::kStatus));
+  EXPECT_FALSE(parser->provides(FieldId::kPath));
+}
+
+TEST(SyslogParser, ReadsRsyslogFileFormat) {
+  auto parser = parser_for(LogFormat::kSyslog);
+  Record r;
+  ASSERT_TRUE(parser->parse("2025-12-19T10:01:02.123456+00:00 web1 nginx[77]: worker exited", r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-19T10:01:02.123456+00:00");
+  EXPECT_EQ(r[FieldId::kService], "nginx");
+  EXPECT_EQ(r[FieldId::kEvent], "worker exited");
+  EXPECT_EQ(parse_timestamp(r[FieldId::kTs], TimeContext{}), utc(2025, 12, 19, 10, 1, 2) + 123456);
+}
+
+TEST(SyslogParser, ReadsRfc5424) {
+  auto parser = parser_for(LogFormat::kSyslog);
+  Record r;
+  ASSERT_TRUE(parser->parse("<34>1 2025-12-19T10:01:02.5Z mymachine su 1234 ID47 - 'su root' failed", r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-19T10:01:02.5Z");
+  EXPECT_EQ(r[FieldId::kService], "su");
+  EXPECT_EQ(r[FieldId::kEvent], "'su root' failed");
+  ASSERT_TRUE(parser->parse(
+      R"(<165>1 2025-12-19T10:01:02Z host app - - [ex@32473 iut="3" note="a \"]\" b"][b@1 x="y"] )"
+      "\xEF\xBB\xBF"
+      "message",
+      r));
+  EXPECT_EQ(r[FieldId::kService], "app");
+  EXPECT_EQ(r[FieldId::kEvent], "message");
+  ASSERT_TRUE(
+      parser->parse("<30>1 2025-12-19T10:00:11Z web1 systemd 1 - - foo.service: Scheduled restart job", r));
+  EXPECT_EQ(r[FieldId::kService], "foo.service");
+  ASSERT_TRUE(parser->parse("<165>1 - host - - - -", r));  // nil everything
+  EXPECT_EQ(r[FieldId::kTs], "");
+  EXPECT_EQ(r[FieldId::kService], "");
+  EXPECT_EQ(r[FieldId::kEvent], "");
+  for (const char* line :
+       {"<34>1 2025-12-19T10:01:02Z host app 1 ID", "<34>1 2025-13-19T10:01:02Z h a 1 - - x",
+        "<34>1 2025-12-19T10:01:02Z h a 1 - [unterminated x", "<34>1 2025-12-19T10:01:02Z h a 1 - -x"}) {
+    EXPECT_FALSE(parser->parse(line, r)) << line;
+  }
+}
+
+// systemd's lines about a unit give the unit as the service.
+TEST(SyslogParser, SystemdUnitLinesNameTheUnit) {
+  auto parser = parser_for(LogFormat::kSyslog);
+  Record r;
+  ASSERT_TRUE(parser->parse(
+      "Dec 19 10:01:02 web1 systemd[1]: foo.service: Scheduled restart job, restart counter is at 5.", r));
+  EXPECT_EQ(r[FieldId::kService], "foo.service");
+  EXPECT_EQ(r[FieldId::kEvent], "foo.service: Scheduled restart job, restart counter is at 5.");
+  ASSERT_TRUE(parser->parse("Dec 19 10:01:02 web1 systemd[1]: Started Session 3 of user root.", r));
+  EXPECT_EQ(r[FieldId::kService], "systemd");
+  ASSERT_TRUE(parser->parse("Dec 19 10:01:02 web1 sshd[9]: foo.service: not systemd", r));
+  EXPECT_EQ(r[FieldId::kService], "sshd");
+  for (auto [message, service] : std::vector<std::pair<std::string, std::string>>{
+           {"app@2.service: Start request repeated too quickly.", "app@2.service"},
+           {"backup.timer: Succeeded.", "backup.timer"},
+           {"a b.service: x", "systemd"},
+           {"foo.conf: x", "systemd"},
+           {".service: x", "systemd"}}) {
+    ASSERT_TRUE(parser->parse("Dec 19 10:01:02 web1 systemd[1]: " + message, r));
+    EXPECT_EQ(r[FieldId::kService], service) << message;
+  }
+}
+
+TEST(SyslogParser, LinesWithoutStampOrTagAreMalformed) {
+  auto parser = parser_for(LogFormat::kSyslog);
+  Record r;
+  for (const char* line : {"", "Mar 27 13:06:56", "Mar 27 13:06:56 host", "Mar 27 13:06:56 host no tag here",
+                           "2025-12-19T10:01:02Z nginx restarted", "1703000000 host app: x",
+                           "Mar 32 13:06:56 host app: x", "hello world: x"}) {
+    EXPECT_FALSE(parser->parse(line, r)) << line;
+  }
+}
+
+// --- w3c ----------------------------------------------------------------------------
+
+TEST(W3cParser, ReadsIisLogsByTheirFieldsDirective) {
+  auto parser = parser_for(LogFormat::kW3c);
+  parser->begin_input("u_ex251219.log");
+  Record r;
+  EXPECT_FALSE(parser->parse("2025-12-19 10:01:02 W3SVC1 GET /a 500 120", r));  // no directive yet
+  parser->comment("#Software: Microsoft Internet Information Services 10.0");
+  parser->comment(
+      "#Fields: date time s-sitename s-ip cs-method cs-uri-stem cs-uri-query c-ip sc-status time-taken");
+  ASSERT_TRUE(
+      parser->parse("2025-12-19 10:01:02 W3SVC1 10.0.0.5 GET /api/orders id=5 203.0.113.7 500 120", r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-19 10:01:02");
+  EXPECT_EQ(r[FieldId::kService], "W3SVC1");
+  EXPECT_EQ(r[FieldId::kMethod], "GET");
+  EXPECT_EQ(r[FieldId::kPath], "/api/orders");
+  EXPECT_EQ(r[FieldId::kClient], "203.0.113.7");
+  EXPECT_EQ(r[FieldId::kStatus], "500");
+  EXPECT_EQ(r[FieldId::kLatency], "120");
+  EXPECT_EQ(r.latency_unit_us, 1000);
+  EXPECT_EQ(parse_timestamp(r[FieldId::kTs], TimeContext{}), utc(2025, 12, 19, 10, 1, 2));
+  ASSERT_TRUE(parser->parse("2025-12-19 10:01:03 - 10.0.0.5 GET /b - - 200 7", r));  // s-sitename `-`
+  EXPECT_EQ(r[FieldId::kService], "10.0.0.5");
+  EXPECT_EQ(r[FieldId::kClient], "");
+  EXPECT_FALSE(parser->parse("2025-12-19 10:01:03 W3SVC1 10.0.0.5 GET /b - - 200", r));  // one value short
+  EXPECT_FALSE(parser->parse("2025-12-19 10:01:03 W3SVC1 10.0.0.5 GET /b - - 200 7 x", r));  // one too many
+  EXPECT_FALSE(parser->parse("2025-12-19  10:01:03 W3SVC1 10.0.0.5 GET /b - - 200 7", r));   // empty value
+  // A later directive replaces the mapping.
+  parser->comment("#Fields: time cs-uri-stem sc-status");
+  parser->comment("#Date: 2025-12-20 00:00:00");
+  ASSERT_TRUE(parser->parse("00:00:05 /c 503", r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-20 00:00:05");
+  EXPECT_EQ(r[FieldId::kPath], "/c");
+  EXPECT_EQ(r[FieldId::kService], "u_ex251219");  // no service column: the file's base name
+  EXPECT_EQ(r[FieldId::kLatency], "");
+}
+
+TEST(W3cParser, CloudFrontTabsAndSeconds) {
+  auto parser = parser_for(LogFormat::kW3c);
+  Record r;
+  parser->comment("#Version: 1.0");
+  parser->comment(
+      "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status time-taken");
+  ASSERT_TRUE(parser->parse(
+      "2025-12-19\t10:01:02\tFRA2-C1\t512\t198.51.100.9\tGET\td111.cloudfront.net\t/img/a.png\t502\t0.082",
+      r));
+  EXPECT_EQ(r[FieldId::kTs], "2025-12-19 10:01:02");
+  EXPECT_EQ(r[FieldId::kService], "d111.cloudfront.net");
+  EXPECT_EQ(r[FieldId::kPath], "/img/a.png");
+  EXPECT_EQ(r[FieldId::kLatency], "0.082");
+  EXPECT_EQ(r.latency_unit_us, 1'000'000);
+  // --latency-unit overrides the format's unit.
+  LogFormatConfig config;
+  config.format = LogFormat::kW3c;
+  config.latency_unit_us = 1000;
+  auto ms = make_record_parser(config);
+  ms->comment("#Fields: x-edge-location time-taken");
+  ASSERT_TRUE(ms->parse("FRA2 82", r));
+  EXPECT_EQ(r.latency_unit_us, 1000);
+}
+
+TEST(W3cParser, ParseSeesDirectivesToo) {
+  // merge hands every line to parse: the directive must still take effect.
+  auto parser = parser_for(LogFormat::kW3c);
+  Record r;
+  EXPECT_FALSE(parser->parse("#Fields: time sc-status", r));
+  ASSERT_TRUE(parser->parse("10:00:00 404", r));
+  EXPECT_EQ(r[FieldId::kStatus], "404");
+}
+
+// The reasons the new formats give for a malformed line.
+TEST(ParseStatus, SyslogAndW3cReasons) {
+  Record r;
+  auto syslog = parser_for(LogFormat::kSyslog);
+  EXPECT_EQ(syslog->parse("Mar 27 13:06:56 host no tag", r).status, ParseStatus::kNotSyslog);
+  EXPECT_EQ(syslog->parse("<34>1 2025-12-19T10:01:02Z h a 1 - [x", r).status, ParseStatus::kNotSyslog);
+  EXPECT_EQ(parse_status_name(ParseStatus::kNotSyslog), "not_syslog");
+  auto w3c = parser_for(LogFormat::kW3c);
+  EXPECT_EQ(w3c->parse("2025-12-19 10:00:00 /a 500", r).status, ParseStatus::kNoW3cDirective);
+  w3c->comment("#Fields: date time cs-uri-stem sc-status");
+  EXPECT_EQ(w3c->parse("2025-12-19 10:00:00 /a", r).status, ParseStatus::kW3cFieldCount);
+  EXPECT_EQ(w3c->parse("2025-12-19 10:00:00 /a 500 x", r).status, ParseStatus::kW3cFieldCount);
+  EXPECT_EQ(w3c->parse("2025-12-19 10:00:00 /a 500", r).status, ParseStatus::kOk);
+  EXPECT_EQ(parse_status_name(ParseStatus::kNoW3cDirective), "no_w3c_directive");
+  EXPECT_EQ(parse_status_name(ParseStatus::kW3cFieldCount), "w3c_field_count");
 }
 
 TEST(InputHead, StreamStillDeliversEveryByte) {
