@@ -14,18 +14,15 @@
 // The file is untrusted input: dedupe runs as root from cron, and the path may name a
 // file that is not ours. Nothing is changed before the file has proved to be a state file
 // of the running user (owner, no group/other write bit, a valid header for these roots);
-// a new file appears whole (header written to a temporary file, linked into place). Each
-// line is parsed strictly by hand (the writer's exact forms, overflow-checked integers,
-// lowercase hex), a bad one skipped with a warning; an intent is a path the cleanup may
-// delete, so it must name a temp-pattern file inside this run's roots, and the cleanup
-// checks the file itself again before removing it.
+// a new file appears whole (header written to a temporary file, linked into place). The
+// records themselves are written, parsed and replayed in dedupe_state_records.cpp; the
+// temporary names a dead run left are removed by dedupe_leftovers.cpp.
 //
 // The file is read in 256 KiB chunks, never whole. It stays small: at the end of a run,
 // when more of its records are dead (hashes of files the run did not look up, superseded
 // stamps, closed intents) than live, it is rewritten with the live ones only.
 // Rejected: SQLite (a dependency, and its own locking and journal for what is a log) and
 // rewriting a snapshot file per batch (quadratic on big trees); nlohmann per line (a
-// general parser, several times slower than this one and lenient about what it accepts).
 #include "dedupe_journal.hpp"
 
 #include <fcntl.h>
@@ -35,12 +32,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <type_traits>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "opsktl/dedupe.hpp"
 #include "opsktl/error.hpp"
@@ -49,26 +45,8 @@ namespace opsktl {
 namespace {
 
 constexpr size_t kBatchLines = 1024;
-constexpr int kVersion = 1;
 constexpr size_t kChunk = size_t{256} * 1024;
 constexpr size_t kMaxLine = size_t{16} * 1024 * 1024;  // longer lines are damaged (roots of a header)
-constexpr size_t kMaxWarnings = 10;
-constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
-
-const char* kind_name(TempKind kind) {
-  switch (kind) {
-    case TempKind::kHardlink: return "hardlink";
-    case TempKind::kSymlink: return "symlink";
-    case TempKind::kReflink: return "reflink";
-  }
-  return "hardlink";
-}
 
 void write_all(int fd, std::string_view data, const std::string& path) {
   size_t done = 0;
@@ -80,209 +58,6 @@ void write_all(int fd, std::string_view data, const std::string& path) {
     }
     done += static_cast<size_t>(n);
   }
-}
-
-std::string header_line(const std::vector<std::string>& roots) {
-  std::string line = R"({"t":"roots","v":)" + std::to_string(kVersion) + R"(,"roots":[)";
-  for (size_t i = 0; i < roots.size(); ++i) line += (i ? ",\"" : "\"") + escape_path(roots[i]) + "\"";
-  return line + "]}\n";
-}
-
-std::string hash_line(const CachedHash& h) {
-  char buf[320];
-  int n = std::snprintf(buf, sizeof buf,
-                        "{\"t\":\"h\",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64 ",\"size\":%" PRId64
-                        ",\"mtime\":%" PRId64 ",\"ctime\":%" PRId64,
-                        h.stamp.dev, h.stamp.ino, h.stamp.size, h.stamp.mtime_ns, h.stamp.ctime_ns);
-  std::string line(buf, static_cast<size_t>(n));
-  if (h.edge) line += ",\"edge\":\"" + hex64(*h.edge) + "\"";
-  if (h.full) line += ",\"full\":\"" + hex64(h.full->high) + hex64(h.full->low) + "\"";
-  return line + "}\n";
-}
-
-std::string intent_line(const PendingTemp& t) {
-  std::string line = R"({"t":"i","n":)" + std::to_string(t.id) + R"(,"root":")" + escape_path(t.root) +
-                     R"(","dir":")" + escape_path(t.dir) + R"(","tmp":")" + escape_path(t.tmp) +
-                     R"(","kind":")" + kind_name(t.kind) + R"(","tdev":)" + std::to_string(t.target_dev) +
-                     R"(,"tino":)" + std::to_string(t.target_ino);
-  if (!t.target.empty()) line += R"(,"target":")" + escape_path(t.target) + "\"";
-  return line + "}\n";
-}
-
-std::string made_line(uint64_t id, uint64_t dev, uint64_t ino) {
-  return R"({"t":"c","n":)" + std::to_string(id) + R"(,"dev":)" + std::to_string(dev) + R"(,"ino":)" +
-         std::to_string(ino) + "}\n";
-}
-
-// --- The line parser ---------------------------------------------------------------
-
-enum class ValueForm { kString, kNumber, kArray };
-
-struct Field {
-  std::string_view key;
-  std::string_view value;  // a string without its quotes, a number, or an array's inside
-  ValueForm form = ValueForm::kNumber;
-};
-
-// Splits `{"key":value,...}` into at most 12 fields. Strings hold printable ASCII other
-// than '"' and '\\' (escape_path's output); numbers are an optional '-' and digits.
-std::string split_fields(std::string_view line, Field* fields, size_t& count) {
-  count = 0;
-  if (line.size() < 2 || line.front() != '{' || line.back() != '}') return "not a JSON object";
-  size_t i = 1;
-  const size_t end = line.size() - 1;
-  auto string_at = [&](size_t& pos, std::string_view& out) {
-    if (pos >= end || line[pos] != '"') return false;
-    size_t start = ++pos;
-    while (pos < end && line[pos] != '"') {
-      auto c = static_cast<unsigned char>(line[pos]);
-      if (c < 0x21 || c > 0x7e || c == '\\') return false;
-      ++pos;
-    }
-    if (pos >= end) return false;
-    out = line.substr(start, pos - start);
-    ++pos;
-    return true;
-  };
-  if (i == end) return "no fields";
-  while (i < end) {
-    if (count == 12) return "too many fields";
-    Field& f = fields[count];
-    if (!string_at(i, f.key) || i >= end || line[i] != ':') return "malformed field name";
-    ++i;
-    if (i >= end) return "missing value";
-    if (line[i] == '"') {
-      f.form = ValueForm::kString;
-      if (!string_at(i, f.value)) return "malformed string";
-    } else if (line[i] == '[') {
-      // Strings only, scanned as strings: a path may hold ']' and ','.
-      f.form = ValueForm::kArray;
-      size_t start = ++i;
-      std::string_view item;
-      while (i < end && line[i] != ']') {
-        if (!string_at(i, item)) return "malformed array";
-        if (i < end && line[i] == ',') ++i;
-      }
-      if (i >= end) return "malformed array";
-      f.value = line.substr(start, i - start);
-      ++i;
-    } else {
-      f.form = ValueForm::kNumber;
-      size_t start = i;
-      if (line[i] == '-') ++i;
-      while (i < end && line[i] >= '0' && line[i] <= '9') ++i;
-      f.value = line.substr(start, i - start);
-    }
-    for (size_t k = 0; k < count; ++k) {
-      if (fields[k].key == f.key) return "repeated field " + std::string(f.key);
-    }
-    ++count;
-    if (i < end) {
-      if (line[i] != ',') return "malformed object";
-      ++i;
-      if (i == end) return "malformed object";
-    }
-  }
-  return {};
-}
-
-class Fields {
- public:
-  Fields(const Field* fields, size_t count) : fields_(fields), count_(count) {}
-
-  const Field* get(std::string_view key) const {
-    for (size_t k = 0; k < count_; ++k) {
-      if (fields_[k].key == key) return &fields_[k];
-    }
-    return nullptr;
-  }
-  // Every field is one of `allowed`.
-  bool only(std::initializer_list<std::string_view> allowed) const {
-    for (size_t k = 0; k < count_; ++k) {
-      if (std::find(allowed.begin(), allowed.end(), fields_[k].key) == allowed.end()) return false;
-    }
-    return true;
-  }
-  template <typename T>
-  bool number(std::string_view key, T& out, std::string& why) const {
-    const Field* f = get(key);
-    if (!f || f->form != ValueForm::kNumber) {
-      why = "missing or non-numeric " + std::string(key);
-      return false;
-    }
-    std::string_view v = f->value;
-    // JSON forbids leading zeros, a lone '-' and a '-' before an unsigned number.
-    bool negative = !v.empty() && v[0] == '-';
-    std::string_view digits = negative ? v.substr(1) : v;
-    if (digits.empty() || (digits.size() > 1 && digits[0] == '0') || (negative && !std::is_signed_v<T>)) {
-      why = "bad number " + std::string(key);
-      return false;
-    }
-    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-    if (ec != std::errc() || ptr != v.data() + v.size()) {
-      why = "number out of range: " + std::string(key);
-      return false;
-    }
-    return true;
-  }
-  bool string(std::string_view key, std::string_view& out, std::string& why) const {
-    const Field* f = get(key);
-    if (!f || f->form != ValueForm::kString) {
-      why = "missing or non-string " + std::string(key);
-      return false;
-    }
-    out = f->value;
-    return true;
-  }
-  bool path(std::string_view key, std::string& out, std::string& why) const {
-    std::string_view raw;
-    if (!string(key, raw, why)) return false;
-    if (!unescape_path(raw, out)) {
-      why = "bad escape in " + std::string(key);
-      return false;
-    }
-    return true;
-  }
-
- private:
-  const Field* fields_;
-  size_t count_;
-};
-
-bool parse_hex(std::string_view text, uint64_t& out) {
-  if (text.size() != 16) return false;
-  out = 0;
-  for (char c : text) {
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return false;
-    out = out << 4 | static_cast<uint64_t>(d);
-  }
-  return true;
-}
-
-std::string parse_roots_array(std::string_view inside, std::vector<std::string>& roots) {
-  roots.clear();
-  size_t i = 0;
-  if (inside.empty()) return {};
-  for (;;) {
-    if (i >= inside.size() || inside[i] != '"') return "malformed roots";
-    size_t close = inside.find('"', i + 1);
-    if (close == std::string_view::npos) return "malformed roots";
-    std::string root;
-    if (!unescape_path(inside.substr(i + 1, close - i - 1), root)) return "bad escape in roots";
-    roots.push_back(std::move(root));
-    i = close + 1;
-    if (i == inside.size()) return {};
-    if (inside[i] != ',') return "malformed roots";
-    ++i;
-  }
-}
-
-// The directory part of an absolute path ("/" for "/a").
-std::string parent_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {};
-  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 // A file descriptor closed on scope exit.
@@ -313,7 +88,7 @@ class Fd {
 };
 
 void sync_directory_of(const std::string& path) {
-  std::string dir = parent_of(path.find('/') == std::string::npos ? "./" + path : path);
+  std::string dir = parent_directory(path.find('/') == std::string::npos ? "./" + path : path);
   Fd fd(::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.ok() || ::fsync(fd.get()) != 0)
     throw Error(dir + ": cannot sync the state file's directory: " + errno_message(errno));
@@ -326,267 +101,6 @@ std::string mode_text(mode_t mode) {
 }
 
 }  // namespace
-
-// --- Names and escapes -------------------------------------------------------------
-
-bool looks_like_dedupe_temp_name(std::string_view name) {
-  return name.size() > 19 && name.starts_with(".opsktl-dedupe.") && name.ends_with(".tmp");
-}
-
-bool is_dedupe_temp_name(std::string_view name) {
-  constexpr std::string_view kPrefix = ".opsktl-dedupe.";
-  constexpr std::string_view kSuffix = ".tmp";
-  if (name.size() <= kPrefix.size() + kSuffix.size() || name.substr(0, kPrefix.size()) != kPrefix ||
-      name.substr(name.size() - kSuffix.size()) != kSuffix)
-    return false;
-  std::string_view mid = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
-  // PID.HEX.N: decimal, lowercase hex, decimal, each non-empty.
-  auto part = [&](bool hex) {
-    size_t n = 0;
-    while (n < mid.size() && ((mid[n] >= '0' && mid[n] <= '9') || (hex && mid[n] >= 'a' && mid[n] <= 'f')))
-      ++n;
-    if (n == 0 || n > 20) return false;
-    mid.remove_prefix(n);
-    return true;
-  };
-  if (!part(false) || mid.empty() || mid[0] != '.') return false;
-  mid.remove_prefix(1);
-  if (!part(true) || mid.empty() || mid[0] != '.') return false;
-  mid.remove_prefix(1);
-  return part(false) && mid.empty();
-}
-
-std::string escape_path(std::string_view path) {
-  std::string out;
-  out.reserve(path.size());
-  for (char c : path) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u > 0x7e || c == '%' || c == '"' || c == '\\') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-bool unescape_path(std::string_view text, std::string& out) {
-  out.clear();
-  out.reserve(text.size());
-  auto hex = [](char c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : -1;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x21 || u > 0x7e || u == '"' || u == '\\') return false;
-    if (u != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return false;
-    int high = hex(text[i + 1]);
-    int low = hex(text[i + 2]);
-    if (high < 0 || low < 0 || (high == 0 && low == 0)) return false;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return true;
-}
-
-// --- Records -------------------------------------------------------------------------
-
-std::string parse_state_record(std::string_view line, StateRecord& out) {
-  Field storage[12];
-  size_t count = 0;
-  std::string why = split_fields(line, storage, count);
-  if (!why.empty()) return why;
-  Fields f(storage, count);
-  std::string_view type;
-  if (!f.string("t", type, why)) return why;
-  if (type == "h") {
-    out.type = StateRecord::Type::kHash;
-    if (!f.only({"t", "dev", "ino", "size", "mtime", "ctime", "edge", "full"})) return "unknown field";
-    CachedHash& h = out.hash;
-    h = CachedHash{};
-    if (!f.number("dev", h.stamp.dev, why) || !f.number("ino", h.stamp.ino, why) ||
-        !f.number("size", h.stamp.size, why) || !f.number("mtime", h.stamp.mtime_ns, why) ||
-        !f.number("ctime", h.stamp.ctime_ns, why))
-      return why;
-    if (h.stamp.size < 0) return "negative size";
-    std::string_view text;
-    if (f.get("edge")) {
-      uint64_t edge = 0;
-      if (!f.string("edge", text, why)) return why;
-      if (!parse_hex(text, edge)) return "edge is not 16 lowercase hex digits";
-      h.edge = edge;
-    }
-    if (f.get("full")) {
-      Hash128 full;
-      if (!f.string("full", text, why)) return why;
-      if (text.size() != 32 || !parse_hex(text.substr(0, 16), full.high) ||
-          !parse_hex(text.substr(16), full.low))
-        return "full is not 32 lowercase hex digits";
-      h.full = full;
-    }
-    return {};
-  }
-  if (type == "d") {
-    out.type = StateRecord::Type::kDone;
-    if (!f.only({"t", "n"})) return "unknown field";
-    return f.number("n", out.id, why) ? std::string() : why;
-  }
-  if (type == "c") {
-    out.type = StateRecord::Type::kMade;
-    if (!f.only({"t", "n", "dev", "ino"})) return "unknown field";
-    if (!f.number("n", out.id, why) || !f.number("dev", out.dev, why) || !f.number("ino", out.ino, why))
-      return why;
-    return {};
-  }
-  if (type == "i") {
-    out.type = StateRecord::Type::kIntent;
-    if (!f.only({"t", "n", "root", "dir", "tmp", "kind", "tdev", "tino", "target"})) return "unknown field";
-    PendingTemp& p = out.intent;
-    p = PendingTemp{};
-    if (!f.number("n", p.id, why) || !f.path("root", p.root, why) || !f.path("dir", p.dir, why) ||
-        !f.path("tmp", p.tmp, why) || !f.number("tdev", p.target_dev, why) ||
-        !f.number("tino", p.target_ino, why))
-      return why;
-    std::string_view kind;
-    if (!f.string("kind", kind, why)) return why;
-    if (kind == "hardlink") {
-      p.kind = TempKind::kHardlink;
-    } else if (kind == "symlink") {
-      p.kind = TempKind::kSymlink;
-    } else if (kind == "reflink") {
-      p.kind = TempKind::kReflink;
-    } else {
-      return "unknown kind";
-    }
-    if (f.get("target") && !f.path("target", p.target, why)) return why;
-    return {};
-  }
-  if (type == "roots") {
-    out.type = StateRecord::Type::kRoots;
-    if (!f.only({"t", "v", "roots"})) return "unknown field";
-    int version = 0;
-    if (!f.number("v", version, why)) return why;
-    if (version != kVersion)
-      return "version " + std::to_string(version) + ", not " + std::to_string(kVersion);
-    const Field* roots = f.get("roots");
-    if (!roots || roots->form != ValueForm::kArray) return "missing roots";
-    return parse_roots_array(roots->value, out.roots);
-  }
-  return "unknown record type";
-}
-
-// --- Replay --------------------------------------------------------------------------
-
-StateReplay::StateReplay(std::string path, std::vector<std::string> roots)
-    : path_(std::move(path)), roots_(std::move(roots)) {}
-
-void StateReplay::header(std::string_view line) {
-  StateRecord r;
-  std::string why = parse_state_record(line, r);
-  if (why.empty() && r.type != StateRecord::Type::kRoots) why = "no roots record first";
-  if (!why.empty())
-    throw Error(path_ + ": not a dedupe state file (first line: " + why + "); left unchanged");
-  if (r.roots != roots_) {
-    std::string list;
-    for (const std::string& root : r.roots) list += (list.empty() ? "" : " ") + root;
-    throw Error(path_ + ": state file belongs to other roots (" + list + "); use another --state FILE");
-  }
-}
-
-void StateReplay::warn(uint64_t number, const std::string& what) {
-  if (warnings.size() < kMaxWarnings) {
-    warnings.push_back({path_ + ":" + std::to_string(number), what});
-  } else {
-    ++warnings_left_out_;
-  }
-}
-
-void StateReplay::finish() {
-  if (warnings_left_out_ > 0)
-    warnings.push_back({path_, std::to_string(warnings_left_out_) + " more records skipped or ignored"});
-  warnings_left_out_ = 0;
-}
-
-std::string StateReplay::intent_problem(const PendingTemp& p) const {
-  if (p.id == 0) return "intent number 0";
-  if (!is_dedupe_temp_name(p.tmp)) return "not a temporary name of dedupe";
-  bool root_ok = std::find(roots_.begin(), roots_.end(), p.root) != roots_.end();
-  // A root given as a file has its temporary names beside it, in its directory.
-  if (!root_ok && p.dir.empty()) {
-    root_ok = std::any_of(roots_.begin(), roots_.end(),
-                          [&](const std::string& r) { return parent_of(r) == p.root; });
-  }
-  if (!root_ok) return "not inside this run's roots";
-  if (!p.dir.empty()) {
-    size_t start = 0;
-    for (;;) {
-      size_t slash = p.dir.find('/', start);
-      std::string_view part(p.dir.data() + start,
-                            (slash == std::string::npos ? p.dir.size() : slash) - start);
-      if (part.empty() || part == "." || part == "..") return "directory is not a plain relative path";
-      if (slash == std::string::npos) break;
-      start = slash + 1;
-    }
-  }
-  if (p.kind == TempKind::kSymlink && !p.target.empty() && p.target[0] != '/')
-    return "symlink target not absolute";
-  return {};
-}
-
-void StateReplay::record(std::string_view line, uint64_t number) {
-  ++records;
-  StateRecord r;
-  std::string why = parse_state_record(line, r);
-  if (!why.empty()) return warn(number, "damaged record skipped (" + why + ")");
-  switch (r.type) {
-    case StateRecord::Type::kRoots: return warn(number, "damaged record skipped (a second roots record)");
-    case StateRecord::Type::kHash: {
-      CachedHash& h = r.hash;
-      std::vector<CachedHash>& list = cache[h.stamp.ino];
-      auto it = std::find_if(list.begin(), list.end(),
-                             [&](const CachedHash& c) { return c.stamp.dev == h.stamp.dev; });
-      if (it == list.end()) {
-        list.push_back(h);
-      } else if (it->stamp == h.stamp) {
-        if (h.edge) it->edge = h.edge;
-        if (h.full) it->full = h.full;
-      } else {
-        *it = h;
-      }
-      return;
-    }
-    case StateRecord::Type::kIntent: {
-      if (r.intent.id != UINT64_MAX) next_id = std::max(next_id, r.intent.id + 1);
-      std::string problem = intent_problem(r.intent);
-      if (!problem.empty()) {
-        std::string where =
-            r.intent.root + (r.intent.dir.empty() ? "" : "/" + r.intent.dir) + "/" + r.intent.tmp;
-        return warn(number, "intent ignored, nothing removed: " + escape_path(where) + ": " + problem);
-      }
-      pending[r.intent.id] = std::move(r.intent);
-      return;
-    }
-    case StateRecord::Type::kMade: {
-      auto it = pending.find(r.id);
-      if (it != pending.end() && it->second.kind == TempKind::kReflink) {
-        it->second.made = true;
-        it->second.made_dev = r.dev;
-        it->second.made_ino = r.ino;
-      }
-      return;
-    }
-    case StateRecord::Type::kDone: pending.erase(r.id); return;
-  }
-}
 
 // --- The journal ---------------------------------------------------------------------
 
@@ -616,7 +130,7 @@ bool DedupeJournal::create_new(const std::string& path) {
   };
   (void)::fchmod(fd.get(), 0600);  // the umask cannot widen it, but may narrow it
   try {
-    write_all(fd.get(), header_line(roots_), tmp);
+    write_all(fd.get(), state_header_line(roots_), tmp);
   } catch (const Error&) {
     fail("cannot write state file");
   }
@@ -794,7 +308,7 @@ bool DedupeJournal::is_open_temp(std::string_view tmp) const {
 void DedupeJournal::record_hash(const FileStamp& stamp, std::optional<uint64_t> edge,
                                 std::optional<Hash128> full) {
   CachedHash h{stamp, edge, full, true};
-  std::string line = hash_line(h);
+  std::string line = state_hash_line(h);
   std::lock_guard lock(mutex_);
   std::vector<CachedHash>& list = cache_[stamp.ino];
   auto it =
@@ -819,7 +333,7 @@ std::vector<uint64_t> DedupeJournal::record_intents(std::vector<PendingTemp> tem
   for (PendingTemp& temp : temps) {
     temp.id = next_id_++;
     ids.push_back(temp.id);
-    buffer_ += intent_line(temp);
+    buffer_ += state_intent_line(temp);
     ++records_;
     open_[temp.id] = std::move(temp);
   }
@@ -835,13 +349,13 @@ void DedupeJournal::record_made(uint64_t id, uint64_t dev, uint64_t ino) {
     it->second.made_dev = dev;
     it->second.made_ino = ino;
   }
-  append_locked(made_line(id, dev, ino), true);
+  append_locked(state_made_line(id, dev, ino), true);
 }
 
 void DedupeJournal::record_done(uint64_t id) {
   std::lock_guard lock(mutex_);
   open_.erase(id);
-  append_locked("{\"t\":\"d\",\"n\":" + std::to_string(id) + "}\n", false);
+  append_locked(state_done_line(id), false);
 }
 
 void DedupeJournal::sync() {
@@ -889,7 +403,7 @@ bool DedupeJournal::compact() {
   try {
     if (::fchmod(fd.get(), 0600) != 0 || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
       throw Error(tmp + ": cannot prepare the compacted state file: " + errno_message(errno));
-    std::string out = header_line(roots_);
+    std::string out = state_header_line(roots_);
     uint64_t written = 0;
     auto put = [&](const std::string& line) {
       out += line;
@@ -901,12 +415,12 @@ bool DedupeJournal::compact() {
     };
     for (const auto& [ino, list] : cache_) {
       for (const CachedHash& h : list) {
-        if (h.live) put(hash_line(h));
+        if (h.live) put(state_hash_line(h));
       }
     }
     for (const auto& [id, p] : open_) {
-      put(intent_line(p));
-      if (p.made) put(made_line(id, p.made_dev, p.made_ino));
+      put(state_intent_line(p));
+      if (p.made) put(state_made_line(id, p.made_dev, p.made_ino));
     }
     write_all(fd.get(), out, tmp);
     if (::fsync(fd.get()) != 0)
@@ -926,104 +440,6 @@ bool DedupeJournal::compact() {
   ino_ = st.st_ino;
   sync_directory_of(path_);
   return true;
-}
-
-// --- Cleanup of leftovers ------------------------------------------------------------
-
-void remove_leftover_temps(DedupeJournal& journal, DedupeResult& result) {
-  const std::vector<std::string>& roots = journal.roots();
-  for (const PendingTemp& p : journal.pending()) {
-    std::string where = p.root + (p.dir.empty() ? "" : "/" + p.dir) + "/" + p.tmp;
-    auto ignore = [&](const std::string& why) {
-      result.warnings.push_back({where, "temporary name of an interrupted run not removed: " + why});
-      journal.record_done(p.id);
-    };
-    // The root itself, or the directory of a root that is a file (its names lie beside it).
-    bool is_root = std::find(roots.begin(), roots.end(), p.root) != roots.end();
-    if (!is_root) {
-      bool beside_file =
-          p.dir.empty() && std::any_of(roots.begin(), roots.end(), [&](const std::string& r) {
-            struct stat rst {};
-            return parent_of(r) == p.root && ::lstat(r.c_str(), &rst) == 0 && !S_ISDIR(rst.st_mode);
-          });
-      if (!beside_file) {
-        ignore("not inside this run's roots");
-        continue;
-      }
-    }
-    Fd fd(::open(p.root.c_str(), kDirFlags));
-    size_t start = 0;
-    while (fd.ok() && start < p.dir.size()) {
-      size_t slash = p.dir.find('/', start);
-      if (slash == std::string::npos) slash = p.dir.size();
-      std::string part = p.dir.substr(start, slash - start);
-      if (part.empty() || part == "." || part == "..") {
-        fd.reset();
-        errno = EINVAL;
-        break;
-      }
-      fd = Fd(::openat(fd.get(), part.c_str(), kDirFlags));
-      start = slash + 1;
-    }
-    if (!fd.ok()) {
-      if (errno == ENOENT) {
-        journal.record_done(p.id);  // the directory is gone, and the name with it
-      } else {
-        ignore("cannot open its directory: " + errno_message(errno));
-      }
-      continue;
-    }
-    struct stat st {};
-    if (::fstatat(fd.get(), p.tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      journal.record_done(p.id);  // renamed into place, or never made
-      continue;
-    }
-    std::string mismatch;
-    switch (p.kind) {
-      case TempKind::kHardlink:
-        if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != p.target_dev ||
-            static_cast<uint64_t>(st.st_ino) != p.target_ino) {
-          mismatch = "not the recorded file";
-        } else if (st.st_nlink < 2) {
-          mismatch = "it is the only name of its file";
-        }
-        break;
-      case TempKind::kSymlink: {
-        // A symlink to the recorded kept inode, with the recorded text when there is one
-        // (intents journaled ahead in a batch do not know it yet).
-        std::string text(4096, '\0');
-        ssize_t n =
-            S_ISLNK(st.st_mode) ? ::readlinkat(fd.get(), p.tmp.c_str(), text.data(), text.size()) : -1;
-        struct stat target {};
-        if (n < 0 || static_cast<size_t>(n) >= text.size() ||
-            (!p.target.empty() && std::string_view(text.data(), static_cast<size_t>(n)) != p.target) ||
-            ::fstatat(fd.get(), p.tmp.c_str(), &target, 0) != 0 ||
-            static_cast<uint64_t>(target.st_dev) != p.target_dev ||
-            static_cast<uint64_t>(target.st_ino) != p.target_ino)
-          mismatch = "not the recorded symlink";
-        break;
-      }
-      case TempKind::kReflink:
-        if (!p.made) {
-          mismatch = "its clone was never recorded as made";
-        } else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_dev) != p.made_dev ||
-                   static_cast<uint64_t>(st.st_ino) != p.made_ino || st.st_nlink != 1) {
-          mismatch = "not the recorded clone";
-        }
-        break;
-    }
-    if (!mismatch.empty()) {
-      ignore(mismatch);
-      continue;
-    }
-    if (::unlinkat(fd.get(), p.tmp.c_str(), 0) != 0) {
-      ignore("cannot remove it: " + errno_message(errno));
-      continue;
-    }
-    ++result.temp_links_removed;
-    journal.record_done(p.id);
-  }
-  journal.sync();
 }
 
 }  // namespace opsktl

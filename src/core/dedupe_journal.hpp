@@ -1,4 +1,7 @@
 // The dedupe state file: an append-only journal of JSON lines (private to the core).
+// dedupe_state_records.cpp holds its lines (writer, strict parser, replay),
+// dedupe_journal.cpp the file itself (creation, locking, appends, compaction),
+// dedupe_leftovers.cpp the removal of what a killed run left behind.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +81,17 @@ struct StateRecord {
 
 // Parses one line (without its '\n'): "" when it is a valid record, else why not.
 std::string parse_state_record(std::string_view line, StateRecord& out);
+
+// The lines of a state file, each with its '\n': the header naming the roots, a file's
+// stamp and hashes, an intent, a reflink intent's clone made, an intent done.
+std::string state_header_line(const std::vector<std::string>& roots);
+std::string state_hash_line(const CachedHash& h);
+std::string state_intent_line(const PendingTemp& t);
+std::string state_made_line(uint64_t id, uint64_t dev, uint64_t ino);
+std::string state_done_line(uint64_t id);
+
+// The directory part of an absolute path ("/" for "/a", "" for a name without '/').
+std::string parent_directory(const std::string& path);
 
 // The records after the header applied in order: the last stamp of an inode wins, an
 // intent stays pending until its done record. A damaged record and an intent that could
