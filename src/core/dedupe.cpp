@@ -52,11 +52,7 @@ void Engine::run() {
   result_.state_path =
       options_.state_path.empty() ? default_dedupe_state_path(options_.roots) : options_.state_path;
   std::filesystem::path parent = std::filesystem::path(result_.state_path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) throw Error(parent.string() + ": cannot create state directory: " + ec.message());
-  }
+  if (!parent.empty()) create_state_directory(parent.string());
   journal_ = std::make_unique<DedupeJournal>(result_.state_path, roots);
   result_.warnings = journal_->warnings();
   if (options_.apply) remove_leftover_temps(*journal_, result_);

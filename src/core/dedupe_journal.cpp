@@ -104,6 +104,30 @@ std::string mode_text(mode_t mode) {
 
 // --- The journal ---------------------------------------------------------------------
 
+void create_state_directory(const std::string& dir) {
+  // The missing directories, deepest first: each is made 0700 (mkdir -p would make them
+  // with the umask's mode, typically 0755, and the file names say which trees were run).
+  std::vector<std::string> missing;
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  while (!d.empty()) {
+    struct stat st {};
+    int err = ::stat(d.c_str(), &st) == 0 ? (S_ISDIR(st.st_mode) ? 0 : ENOTDIR) : errno;
+    if (err == 0) break;
+    if (err != ENOENT) throw Error(dir + ": cannot create state directory: " + errno_message(err));
+    missing.push_back(d);
+    size_t slash = d.rfind('/');
+    d = slash == std::string::npos ? std::string() : slash == 0 ? std::string("/") : d.substr(0, slash);
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      int err = errno;
+      throw Error(dir + ": cannot create state directory: " + errno_message(err));
+    }
+  }
+}
+
 DedupeJournal::DedupeJournal(std::string path, std::vector<std::string> roots)
     : path_(std::move(path)), roots_(std::move(roots)) {
   open_existing_or_create(path_);

@@ -193,6 +193,12 @@ class DedupeJournal {
   std::vector<DedupeProblem> warnings_;
 };
 
+// Creates the directory that is to hold a state file, and each missing parent, with mode
+// 0700 (as the XDG base directory specification asks of its directories; the umask may
+// narrow it). Directories that exist are left as they are. Throws Error when one cannot be
+// made.
+void create_state_directory(const std::string& dir);
+
 // Removes the temporary names an interrupted run left behind (--apply, before the walk).
 // A name is removed only when it matches the temp pattern, lies inside one of this run's
 // roots (reached from the root one component at a time, never through a symlink), and
