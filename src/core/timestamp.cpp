@@ -477,8 +477,10 @@ std::optional<int64_t> parse_duration(std::string_view text, int64_t default_uni
   // Round the fraction to the nearest microsecond; refuse what does not fit in 64 bits
   // (a signed overflow would be undefined behaviour).
   int64_t product = 0;
-  if (__builtin_mul_overflow(whole, scale, &product)) return std::nullopt;
-  return product + (frac * scale + 500000) / 1000000;
+  int64_t rounded = (frac * scale + 500000) / 1000000;  // below 2^57: frac < 10^6, scale <= a day
+  if (__builtin_mul_overflow(whole, scale, &product) || __builtin_add_overflow(product, rounded, &product))
+    return std::nullopt;
+  return product;
 }
 
 std::optional<Micros> parse_time_bound(std::string_view text, const TimeContext& context, Micros now) {

@@ -231,6 +231,15 @@ TEST(Duration, RejectsOtherForms) {
   }
 }
 
+TEST(Duration, RefusesWhatDoesNotFitIn64BitsOfMicroseconds) {
+  // 106751991 days is just under 2^63 microseconds (9223372022400000000 of 9223372036854775807);
+  // a fraction of .9 day (77760000000) takes it past: refused, not wrapped to a negative.
+  EXPECT_EQ(parse_duration("106751991d", kS), int64_t{106751991} * 86400 * kS);
+  EXPECT_FALSE(parse_duration("106751991.9d", kS));
+  EXPECT_FALSE(parse_duration("106751992d", kS));
+  EXPECT_FALSE(parse_time_bound("-106751991.9d", utc(), 0));
+}
+
 TEST(TimeBound, AcceptsRelativeAndAbsolute) {
   EXPECT_EQ(parse_time_bound("-15m", utc(), 1000 * kS), 100 * kS);
   EXPECT_EQ(parse_time_bound("2025-12-19T10:01:02Z", utc(), 0), k20251219);
