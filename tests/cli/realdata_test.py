@@ -343,6 +343,62 @@ class RealDataTest(CliTestCase):
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual([(s, int(a), int(b), int(n), int(p)) for s, a, b, n, p in r.rows()], expected)
 
+    # --- w3c: IIS 8.5 (lnav's test logs) and IIS 7.5 (elastic/beats)
+    def test_w3c_iis_statuses_per_site_and_uri_stem(self):
+        for name, status in [("iis_8.5.log", "4xx"), ("iis_8.5.log", "2xx"), ("iis_7.5.log", "4xx"),
+                             ("iis_7.5.log", "2xx")]:
+            records, comments = ref.read_w3c(REAL / name)
+            self.assertGreater(comments, 0)
+            for x in records:
+                x["service"] = x.get("s-sitename", x["s-ip"])
+                x["path"], x["status"], x["latency_ms"] = x["cs-uri-stem"], x["sc-status"], int(x["time-taken"])
+            expected = ref.endpoint_rows(records, ["service", "path"], status, top=0)
+            self.assertTrue(expected)
+            for fmt in (["--log-format", "w3c"], []):
+                with self.subTest(name=name, status=status, fmt=fmt):
+                    r = self.eb(*fmt, "--status", status, "-k", "0", REAL / name)
+                    self.assertEqual(r.code, 0, r.errtext)
+                    self.assert_rows(r, expected, 2, ref.endpoint_rows.percentiles)
+                    self.assertNotIn("malformed", r.errtext)
+
+    def test_w3c_iis_by_method_and_client(self):
+        records, _ = ref.read_w3c(REAL / "iis_8.5.log")
+        for x in records:
+            x["method"], x["client"], x["status"] = x["cs-method"], x["c-ip"], x["sc-status"]
+        r = self.eb("--status", "4xx", "-k", "0", "--by", "method,client", REAL / "iis_8.5.log")
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assert_rows(r, ref.endpoint_rows(records, ["method", "client"], "4xx", top=0), 2)
+
+    # --- syslog format (RFC 3164): the question asked through --regex above
+    def test_syslog_auth_flapping_read_as_syslog(self):
+        records = ref.read_syslog(REAL / "auth.log", 2018)
+        events = [(ref.epoch(x["ts"]), x["service"]) for x in records if "Invalid user" in x["event"]]
+        expected = ref.flapping_episodes(events, 3, 600)
+        for fmt in (["--log-format", "syslog"], []):
+            with self.subTest(fmt=fmt):
+                r = self.run_opsktl("flapping", "--format", "tsv", *fmt, "--year", "2018",
+                                    "--event-regex", "Invalid user", REAL / "auth.log")
+                self.assertEqual(r.code, 0, r.errtext)
+                self.assertEqual([(s, int(a), int(b), int(n), int(p)) for s, a, b, n, p in r.rows()], expected)
+                self.assertNotIn("malformed", r.errtext)
+
+    # --- comment lines (# first: Zeek's and W3C's headers) are skipped, never malformed
+    def test_comment_lines_of_zeek_and_iis_are_not_malformed(self):
+        zeek, zeek_comments = ref.read_zeek(REAL / "zeek_http.log")
+        iis, iis_comments = ref.read_w3c(REAL / "iis_8.5.log")
+        self.assertEqual((zeek_comments, iis_comments), (8, 40))
+        runs = [("zeek_http.log", ["--regex", self.ZEEK_REGEX, "--status", "2xx"], len(zeek) + zeek_comments),
+                ("iis_8.5.log", ["--status", "4xx"], len(iis) + iis_comments)]
+        for name, args, lines in runs:
+            with self.subTest(name=name):
+                r = self.run_opsktl("errors-by-endpoint", "--format", "json", *args, REAL / name)
+                self.assertEqual(r.code, 0, r.errtext)
+                summary = json.loads(r.out)["summary"]
+                self.assertEqual((summary["lines"], summary["malformed"]), (lines, 0), summary)
+                self.assertEqual(summary["comments"], lines - (len(zeek) if name == "zeek_http.log" else len(iis)))
+                r = self.run_opsktl("errors-by-endpoint", "--strict", *args, REAL / name)
+                self.assertEqual(r.code, 0, r.errtext)
+
 
 if __name__ == "__main__":
     main()
