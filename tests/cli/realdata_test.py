@@ -29,6 +29,22 @@ def merged(inputs):
     return b"".join(b"".join(r[3]) for r in heapq.merge(*keyed, key=lambda r: (r[0], r[1], r[2])))
 
 
+def w3c_records(name):
+    """merge's records of a W3C log: directive lines have no timestamp, so they travel with
+    the record above (those before the first record, with it)."""
+    stamps = {x["line"]: x["ts"] for x in ref.read_w3c(REAL / name)[0]}
+    out, before_first = [], []
+    for n, line in enumerate(lines_of(name), 1):
+        if n in stamps:
+            out.append((stamps[n], before_first + [line]))
+            before_first = []
+        elif out:
+            out[-1][1].append(line)
+        else:
+            before_first.append(line)
+    return out
+
+
 class RealDataTest(CliTestCase):
     def eb(self, *args):
         return self.run_opsktl("errors-by-endpoint", "--format", "tsv", *args)
@@ -236,21 +252,8 @@ class RealDataTest(CliTestCase):
         self.assertEqual(r.out, merged(inputs))
 
     def test_w3c_iis_merge_reads_date_and_time(self):
-        # IIS 8.5 (2015) and IIS 7.5 (2018-2019), each sorted. Directive lines have no
-        # timestamp: they travel with the record above (those before the first record, with it).
-        def records(name):
-            stamps = {x["line"]: x["ts"] for x in ref.read_w3c(REAL / name)[0]}
-            out, before_first = [], []
-            for n, line in enumerate(lines_of(name), 1):
-                if n in stamps:
-                    out.append((stamps[n], before_first + [line]))
-                    before_first = []
-                elif out:
-                    out[-1][1].append(line)
-                else:
-                    before_first.append(line)
-            return out
-
+        # IIS 8.5 (2015) and IIS 7.5 (2018-2019), each sorted.
+        records = w3c_records
         r = self.run_opsktl("merge", REAL / "iis_7.5.log", REAL / "iis_8.5.log")
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual(r.out, merged([records("iis_7.5.log"), records("iis_8.5.log")]))
@@ -398,6 +401,36 @@ class RealDataTest(CliTestCase):
                 self.assertEqual(summary["comments"], lines - (len(zeek) if name == "zeek_http.log" else len(iis)))
                 r = self.run_opsktl("errors-by-endpoint", "--strict", *args, REAL / name)
                 self.assertEqual(r.code, 0, r.errtext)
+
+    # --- every sorted sample at once: nine inputs, seven timestamp forms, 2015-2021
+    def test_merge_all_sorted_samples(self):
+        def stamped(name, form):
+            return [(x["ts"], [line.encode() + b"\n" for line in x["lines"]])
+                    for x in ref.read_line_stamped(REAL / name, form)]
+
+        def one_per_line(name, stamps):
+            return list(zip(stamps, ([line] for line in lines_of(name))))
+
+        journald = [ref.UNIX_EPOCH + dt.timedelta(microseconds=int(d["__REALTIME_TIMESTAMP"]))
+                    for d in ref.read_json_lines(REAL / "journald.json")]
+        inputs = [
+            ("nginx_error.log", stamped("nginx_error.log", "nginx_error")),
+            ("iis_8.5.log", w3c_records("iis_8.5.log")),
+            ("kibana.json", one_per_line("kibana.json", [ref.iso(d["@timestamp"])
+                                                         for d in ref.read_json_lines(REAL / "kibana.json")])),
+            ("apache_error.log", stamped("apache_error.log", "apache_error")),
+            ("auth.log", one_per_line("auth.log", [x["ts"] for x in ref.read_syslog(REAL / "auth.log", 2018)])),
+            ("k8s_logfmt.log", one_per_line("k8s_logfmt.log",
+                                            [x["ts"] for x in ref.read_logfmt(REAL / "k8s_logfmt.log")])),
+            ("journald.json", one_per_line("journald.json", journald)),
+            ("iis_7.5.log", w3c_records("iis_7.5.log")),
+            ("kafka_server.log", stamped("kafka_server.log", "log4j")),
+        ]
+        r = self.run_opsktl("merge", "--year", "2018", *[REAL / n for n, _ in inputs])
+        self.assertEqual(r.code, 0, r.errtext)
+        self.assertEqual(r.out, merged([recs for _, recs in inputs]))
+        r = self.run_opsktl("merge", "--check", "--year", "2018", *[REAL / n for n, _ in inputs])
+        self.assertEqual(r.code, 0, r.errtext)
 
 
 if __name__ == "__main__":
