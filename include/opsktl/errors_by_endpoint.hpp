@@ -69,6 +69,9 @@ struct ErrorsByEndpointResult {
   std::vector<InputFormat> formats;  // one per input that could be opened
 };
 
+// The fields `options` need from every line, and which option needs each.
+std::vector<FieldNeed> errors_by_endpoint_needs(const ErrorsByEndpointOptions& options);
+
 // Reads every input and ranks endpoints by errors (descending), then requests
 // (descending), then key fields as bytes (ascending). Inputs that cannot be read are
 // listed in `problems`; the others still count. Throws opsktl::Error naming input:line

@@ -163,6 +163,9 @@ struct FlappingResult {
 // input:line on the first malformed line when `strict`.
 FlappingResult detect_flapping(const FlappingOptions& options, FlappingSink& sink);
 
+// The fields flapping needs from every line: ts, service and event.
+std::vector<FieldNeed> flapping_needs();
+
 // Empty when `pattern` is a valid --event-regex, else RE2's complaint.
 std::string check_event_regex(const std::string& pattern);
 

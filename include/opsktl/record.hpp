@@ -7,10 +7,12 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace opsktl {
 
@@ -210,6 +212,31 @@ inline constexpr size_t kSniffBytes = size_t{64} << 10;
 // `head` is ignored unless it is the only one): each line votes for a format it parses
 // in completely. Mixed input gets the majority format; unrecognised input gets fields.
 FormatGuess sniff_log_format(std::string_view head);
+
+// A field a subcommand needs and who needs it: an option ("--by", "--since") or the
+// subcommand itself ("errors-by-endpoint").
+struct FieldNeed {
+  FieldId id;
+  std::string_view by;
+};
+
+// The one check, and the one wording, for a log format that cannot give a needed field.
+// Empty when records of `format` read with `config` (its --field, --regex, --service)
+// carry every field of `needs`; else a message on the first one missing:
+//   --regex: the pattern has no named group (?P<ts>...), which merge needs
+//   the fields format has no status field, which errors-by-endpoint needs; give its position with --field
+//   status=N the combined format has no event field, which flapping needs; choose the format with
+//   --log-format
+// With `guess` (what --log-format auto chose, and why), the message says so and points
+// to --log-format. Throws opsktl::Error "--regex: REASON" for a regex that does not
+// compile.
+std::string missing_field_message(const LogFormatConfig& config, LogFormat format,
+                                  std::initializer_list<FieldNeed> needs, const FormatGuess* guess = nullptr);
+std::string missing_field_message(const LogFormatConfig& config, LogFormat format,
+                                  const std::vector<FieldNeed>& needs, const FormatGuess* guess = nullptr);
+// The same for `parser` (of `format`) as it stands, e.g. after begin_input.
+std::string missing_field_message(const RecordParser& parser, LogFormat format,
+                                  const std::vector<FieldNeed>& needs, const FormatGuess* guess = nullptr);
 
 class Input;
 // The format to read `input` with: config.format when it is not kAuto (reason

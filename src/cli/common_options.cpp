@@ -163,6 +163,16 @@ std::optional<Micros> build_time_bound(const std::string& value, const char* opt
   return bound;
 }
 
+void report_all_filtered_out(const LogInputOptions& options, uint64_t filtered_out, uint64_t kept,
+                             const char* what) {
+  if (filtered_out == 0 || kept > 0) return;
+  std::string bounds;
+  if (!options.since.empty()) bounds = "--since " + options.since;
+  if (!options.until.empty()) bounds += (bounds.empty() ? "--until " : " --until ") + options.until;
+  report_warning("{}: all {} {}{} outside the time range", bounds, filtered_out, what,
+                 filtered_out == 1 ? " is" : "s are");
+}
+
 void add_malformed_summary(nlohmann::ordered_json& summary, ParseStatus first_reason,
                            const MalformedCounts& counts) {
   if (first_reason != ParseStatus::kOk) summary["first_malformed_reason"] = parse_status_name(first_reason);

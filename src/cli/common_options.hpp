@@ -54,6 +54,12 @@ OutputFormat build_output_format(const CommonOptions& options);
 int build_thread_count(const CommonOptions& options);
 LogFormatConfig build_log_format(const LogInputOptions& options, const FieldPositions& defaults);
 TimeContext build_time_context(const LogInputOptions& options);
+// When --since/--until left nothing (every one of `filtered_out` WHATs outside them, and
+// at least one), says so on stderr: "--since -15m: all 5 lines are outside the time
+// range", so that an empty result is not taken for a quiet log.
+void report_all_filtered_out(const LogInputOptions& options, uint64_t filtered_out, uint64_t kept,
+                             const char* what);
+
 // Malformed lines of a log subcommand: the JSON summary's "first_malformed_reason" and
 // "malformed_reasons" (name -> count, every reason with a line), and the warning at the
 // end, "N malformed lines skipped (first at FILE:LINE: REASON)", with -v a count per

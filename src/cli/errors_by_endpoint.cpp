@@ -1,4 +1,5 @@
 // opsktl errors-by-endpoint: which service/path returns the most errors.
+#include <charconv>
 #include <memory>
 
 #include "common_options.hpp"
@@ -16,7 +17,7 @@ struct ErrorsByEndpointArgs {
   CommonOptions common;
   LogInputOptions log;
   std::vector<std::string> files;
-  size_t top = 5;
+  std::string top = "5";
   std::string status = "5xx";
   std::string by = "service,path";
   bool normalize = false;
@@ -59,7 +60,13 @@ ErrorsByEndpointOptions build_options(const ErrorsByEndpointArgs& args) {
   options.error_statuses = *statuses;
   options.by = parse_by(args.by);
   options.normalize = args.normalize;
-  options.top = args.top;
+  // Read here, not by CLI11: it takes "-1" for a size_t and wraps it around.
+  size_t top = 0;
+  auto [end, ec] = std::from_chars(args.top.data(), args.top.data() + args.top.size(), top);
+  if (args.top.empty() || ec != std::errc() || end != args.top.data() + args.top.size()) {
+    throw UsageError("-k/--top: expected a number of endpoints from 0 (0: all), got '" + args.top + "'");
+  }
+  options.top = top;
   options.strict = args.log.strict;
   options.threads = build_thread_count(args.common);
   options.time_context = build_time_context(args.log);
@@ -68,30 +75,14 @@ ErrorsByEndpointOptions build_options(const ErrorsByEndpointArgs& args) {
 
   // With --log-format auto the fields are checked per input once its format is sniffed.
   if (options.log_format.format == LogFormat::kAuto) return options;
-  std::unique_ptr<RecordParser> parser;
+  std::string missing;
   try {
-    parser = make_record_parser(options.log_format);
+    missing = missing_field_message(options.log_format, options.log_format.format,
+                                    errors_by_endpoint_needs(options));
   } catch (const Error& e) {
     throw UsageError(e.what());  // --regex that does not compile
   }
-  auto require = [&](FieldId id, const char* why) {
-    if (parser->provides(id)) return;
-    switch (options.log_format.format) {
-      case LogFormat::kRegex:
-        throw UsageError(fmt::format("--regex: the pattern has no named group (?P<{}>...), which {} needs",
-                                     field_name(id), why));
-      case LogFormat::kFields:
-        throw UsageError(
-            fmt::format("{}: the log format has no {} field; give its position with --field {}=N", why,
-                        field_name(id), field_name(id)));
-      default:
-        throw UsageError(fmt::format("{}: the log format {} has no {} field", why,
-                                     log_format_name(options.log_format.format), field_name(id)));
-    }
-  };
-  require(FieldId::kStatus, "--field");
-  for (FieldId id : options.by) require(id, "--by");
-  if (options.since || options.until) require(FieldId::kTs, options.since ? "--since" : "--until");
+  if (!missing.empty()) throw UsageError(missing);
   return options;
 }
 
@@ -150,6 +141,7 @@ Outcome run(const ErrorsByEndpointArgs& args) {
   if (result.comments > 0) {
     report_debug("{} comment line{} skipped (# first)", result.comments, result.comments == 1 ? "" : "s");
   }
+  report_all_filtered_out(args.log, result.filtered_out, result.endpoints, "line");
   if (!result.problems.empty()) return Outcome::kError;
   return result.rows.empty() ? Outcome::kNothingFound : Outcome::kFound;
 }
@@ -160,6 +152,7 @@ Runner setup_errors_by_endpoint(CLI::App& app) {
   auto args = std::make_shared<ErrorsByEndpointArgs>();
   app.add_option("FILE", args->files, "Log files (none or - : standard input; .gz is decompressed)");
   app.add_option("-k,--top", args->top, "Show the N endpoints with most errors (0: all with an error)")
+      ->type_name("N")
       ->default_str("5");
   app.add_option("--status", args->status, "Statuses that count as errors: 5xx, 4xx,5xx, 500-504, 502")
       ->default_str("5xx");

@@ -4,6 +4,7 @@
 
 #include "common_options.hpp"
 #include "diagnostics.hpp"
+#include "opsktl/error.hpp"
 #include "opsktl/flapping.hpp"
 #include "output_writer.hpp"
 #include "progress_line.hpp"
@@ -75,13 +76,15 @@ FlappingOptions build_options(const FlappingArgs& args) {
   options.follow = args.follow;
   options.stop = &g_stop;
 
-  auto parser = make_record_parser(options.log_format);
-  for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
-    if (!parser->provides(id)) {
-      throw UsageError(
-          fmt::format("--field: the log format has no {} field; give its position with --field {}=N",
-                      field_name(id), field_name(id)));
+  // With --log-format auto each input's format is checked once it is known.
+  if (options.log_format.format != LogFormat::kAuto) {
+    std::string missing;
+    try {
+      missing = missing_field_message(options.log_format, options.log_format.format, flapping_needs());
+    } catch (const Error& e) {
+      throw UsageError(e.what());  // --regex that does not compile
     }
+    if (!missing.empty()) throw UsageError(missing);
   }
   return options;
 }
@@ -219,6 +222,7 @@ Outcome run(const FlappingArgs& args) {
 
   report_malformed(result.malformed, result.first_malformed, result.first_malformed_reason,
                    result.malformed_reasons);
+  report_all_filtered_out(args.log, result.filtered_out, result.restarts, "restart");
   if (result.late > 0) {
     report_warning("{} late restart{} skipped (first at {}); --reorder DUR places restarts up to DUR late",
                    result.late, result.late == 1 ? "" : "s", result.first_late);
@@ -266,8 +270,8 @@ Runner setup_flapping(CLI::App& app) {
   add_log_input_options(app, args->log);
   add_common_options(app, args->common, CommonFeature::kFormat | CommonFeature::kThreads);
   app.footer(
-      "Input lines (--log-format auto reads fields, syslog, logfmt or json lines): fields are\n"
-      "TS SERVICE EVENT, e.g.\n"
+      "Input lines (--log-format auto, the default, reads fields, syslog, logfmt or json lines):\n"
+      "fields are TS SERVICE EVENT, e.g.\n"
       "  1703000000 nginx restarted\n"
       "In syslog input (/var/log/syslog, messages) systemd's lines about a unit give the unit as the\n"
       "service, and its 'Scheduled restart job' lines (one per automatic restart) are the default\n"

@@ -9,6 +9,7 @@
 #include "common_options.hpp"
 #include "diagnostics.hpp"
 #include "line_writer.hpp"
+#include "opsktl/error.hpp"
 #include "opsktl/merge.hpp"
 #include "progress_line.hpp"
 #include "subcommands.hpp"
@@ -46,7 +47,22 @@ MergeOptions build_options(const MergeArgs& args) {
         return f.find_first_not_of("0123456789", 3) == std::string::npos;
       });
   if (log.log_format == "auto" && positions) log.log_format = "fields";
+  if (!args.log.service.empty()) {
+    throw UsageError(
+        "--service: merge reads only the timestamp of each line; it has no service to name, got '" +
+        args.log.service + "'");
+  }
   options.log_format = build_log_format(log, kDefaultPositions);
+  if (options.log_format.format != LogFormat::kAuto) {
+    std::string missing;
+    try {
+      missing =
+          missing_field_message(options.log_format, options.log_format.format, {{FieldId::kTs, "merge"}});
+    } catch (const Error& e) {
+      throw UsageError(e.what());  // --regex that does not compile
+    }
+    if (!missing.empty()) throw UsageError(missing);
+  }
   options.time_context = build_time_context(args.log);
   options.since = build_time_bound(args.log.since, "--since", options.time_context);
   options.until = build_time_bound(args.log.until, "--until", options.time_context);
@@ -132,6 +148,7 @@ Outcome run(const MergeArgs& args) {
   report_debug("{} lines, {} records from {} inputs; {} outside --since/--until; {} temporary runs",
                result.lines, result.records, options.inputs.size(), result.filtered_out,
                result.temporary_runs);
+  report_all_filtered_out(args.log, result.filtered_out, result.records - result.filtered_out, "record");
   if (result.orphans_skipped > 0) {
     report_debug("{} lines without a timestamp dropped (first at {})", result.orphans_skipped,
                  result.first_orphan_skipped);

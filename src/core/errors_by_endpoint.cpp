@@ -70,8 +70,10 @@ class Counter {
   explicit Counter(const ErrorsByEndpointOptions& options)
       : options_(options), layout_(options.log_format.positions) {
     filter_time_ = options.since.has_value() || options.until.has_value();
+    // --service replaces the service field: the per-line path's parser does that.
     fast_ = options.fields_fast_path && !options.normalize && !filter_time_ && !options.strict &&
-            options.latency_unit_us > 0;  // parse_latency_padded: not for ns
+            options.latency_unit_us > 0 &&  // parse_latency_padded: not for ns
+            options.log_format.service.empty();
     status_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kStatus)]);
     latency_slot_ = static_cast<int>(layout_.slot[static_cast<size_t>(FieldId::kLatency)]);
     fields_latency_ = options.log_format.positions[static_cast<size_t>(FieldId::kLatency)] > 0;
@@ -363,21 +365,6 @@ class Counter {
   std::string scratch_;
 };
 
-// A field the options need that `format` cannot provide.
-std::optional<FieldId> missing_field(const ErrorsByEndpointOptions& options, LogFormat format) {
-  if (options.log_format.format != LogFormat::kAuto) return std::nullopt;  // checked by the caller
-  LogFormatConfig config = options.log_format;
-  config.format = format;
-  auto parser = make_record_parser(config);
-  std::vector<FieldId> needed = {FieldId::kStatus};  // first: the one no --by can avoid
-  needed.insert(needed.end(), options.by.begin(), options.by.end());
-  if (options.since || options.until) needed.push_back(FieldId::kTs);
-  for (FieldId id : needed) {
-    if (!parser->provides(id)) return id;
-  }
-  return std::nullopt;
-}
-
 std::vector<std::string_view> decode_key(std::string_view key, size_t fields) {
   std::vector<std::string_view> out;
   out.reserve(fields);
@@ -393,6 +380,13 @@ std::vector<std::string_view> decode_key(std::string_view key, size_t fields) {
 }
 
 }  // namespace
+
+std::vector<FieldNeed> errors_by_endpoint_needs(const ErrorsByEndpointOptions& options) {
+  std::vector<FieldNeed> needs = {{FieldId::kStatus, "errors-by-endpoint"}};
+  for (FieldId id : options.by) needs.push_back({id, "--by"});
+  if (options.since || options.until) needs.push_back({FieldId::kTs, options.since ? "--since" : "--until"});
+  return needs;
+}
 
 ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
   ErrorsByEndpointResult result;
@@ -415,15 +409,13 @@ ErrorsByEndpointResult count_errors(const ErrorsByEndpointOptions& options) {
       FormatGuess guess = resolve_log_format(options.log_format, input);
       formats[i] = guess.format;
       result.formats.push_back({options.inputs[i], guess});
-      if (auto missing = missing_field(options, guess.format)) {
-        std::string name(field_name(*missing));
-        result.problems.push_back(
-            {options.inputs[i],
-             options.inputs[i] + ": the log format has no " + name + " field (--log-format auto read it as " +
-                 std::string(log_format_name(guess.format)) + ": " + guess.reason +
-                 "); choose the format with --log-format" +
-                 (guess.format == LogFormat::kFields ? ", or give the position with --field " + name + "=N"
-                                                     : "")});
+      // A fixed --log-format was checked before the run (a usage error).
+      std::string missing = options.log_format.format != LogFormat::kAuto
+                                ? std::string()
+                                : missing_field_message(options.log_format, guess.format,
+                                                        errors_by_endpoint_needs(options), &guess);
+      if (!missing.empty()) {
+        result.problems.push_back({options.inputs[i], options.inputs[i] + ": " + missing});
         inputs[i].reset();
         continue;
       }

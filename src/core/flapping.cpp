@@ -972,20 +972,13 @@ class Detection {
     in.systemd_restarts = guess.format == LogFormat::kSyslog && options_.event.empty() && !regex_;
     in.short_fields = guess.format == LogFormat::kFields && short_last_ > 0 && config.service.empty();
     in.block_fields = guess.format == LogFormat::kFields && block_usable_ && config.service.empty();
-    for (FieldId id : {FieldId::kTs, FieldId::kService, FieldId::kEvent}) {
-      if (!in.parser->provides(id)) {
-        std::string field(field_name(id));
-        std::string message = name;
-        message.append(": the log format has no ").append(field).append(" field (read as ");
-        message.append(log_format_name(guess.format)).append(": ").append(guess.reason);
-        message.append("); choose the format with --log-format");
-        if (guess.format == LogFormat::kFields) {
-          message.append(", or give the position with --field ").append(field).append("=N");
-        }
-        result_.problems.push_back({name, std::move(message)});
-        in.refused = true;
-        return false;
-      }
+    std::string missing =
+        missing_field_message(*in.parser, guess.format, flapping_needs(),
+                              options_.log_format.format == LogFormat::kAuto ? &guess : nullptr);
+    if (!missing.empty()) {
+      result_.problems.push_back({name, name + ": " + missing});
+      in.refused = true;
+      return false;
     }
     if (guess.format == LogFormat::kFields) {
       std::string problem = timestamp_position_problem(head, options_.log_format.positions);
@@ -1146,6 +1139,10 @@ FlappingResult detect_flapping(const FlappingOptions& options, FlappingSink& sin
 std::string check_event_regex(const std::string& pattern) {
   auto re = compile(pattern);
   return re->ok() ? std::string() : re->error();
+}
+
+std::vector<FieldNeed> flapping_needs() {
+  return {{FieldId::kTs, "flapping"}, {FieldId::kService, "flapping"}, {FieldId::kEvent, "flapping"}};
 }
 
 std::string format_epoch_seconds(Micros ts) {

@@ -227,11 +227,55 @@ FormatGuess sniff_log_format(std::string_view head) {
     guess.reason += sep;
     guess.reason +=
         v == kUnknownVote ? std::string("unrecognised") : std::string(log_format_name(kFormats[v]));
-    guess.reason += " " + std::to_string(votes[v]);
+    guess.reason += ' ';
+    guess.reason += std::to_string(votes[v]);
     sep = ", ";
   }
   guess.reason += "); reading it as " + name + ": lines in other formats count as malformed";
   return guess;
+}
+
+std::string missing_field_message(const LogFormatConfig& config, LogFormat format,
+                                  std::initializer_list<FieldNeed> needs, const FormatGuess* guess) {
+  return missing_field_message(config, format, std::vector<FieldNeed>(needs), guess);
+}
+
+std::string missing_field_message(const LogFormatConfig& config, LogFormat format,
+                                  const std::vector<FieldNeed>& needs, const FormatGuess* guess) {
+  LogFormatConfig chosen = config;
+  chosen.format = format;
+  return missing_field_message(*make_record_parser(chosen), format, needs, guess);
+}
+
+std::string missing_field_message(const RecordParser& parser, LogFormat format,
+                                  const std::vector<FieldNeed>& needs, const FormatGuess* guess) {
+  for (const FieldNeed& need : needs) {
+    if (parser.provides(need.id)) continue;
+    std::string_view name = field_name(need.id);
+    std::string_view format_name = log_format_name(format == LogFormat::kAuto ? LogFormat::kFields : format);
+    std::string message;
+    if (format == LogFormat::kRegex) {
+      message.append("--regex: the pattern has no named group (?P<").append(name).append(">...), which ");
+      message.append(need.by).append(" needs");
+      return message;
+    }
+    message.append("the ").append(format_name).append(" format has no ").append(name);
+    message.append(" field, which ").append(need.by).append(" needs");
+    if (guess != nullptr) {
+      message.append(" (--log-format auto read it as ").append(format_name).append(": ");
+      message.append(guess->reason).append("); choose the format with --log-format");
+      if (format == LogFormat::kFields)
+        message.append(", or give its position with --field ").append(name).append("=N");
+    } else if (format == LogFormat::kFields || format == LogFormat::kAuto) {
+      message.append("; give its position with --field ").append(name).append("=N");
+    } else if (format == LogFormat::kLogfmt || format == LogFormat::kJson) {
+      message.append("; give its key with --field ").append(name).append("=KEY");
+    } else {
+      message.append("; choose the format with --log-format");
+    }
+    return message;
+  }
+  return {};
 }
 
 FormatGuess resolve_log_format(const LogFormatConfig& config, Input& input) {

@@ -166,12 +166,64 @@ class ErrorsByEndpointTest(CliTestCase):
     def test_by_method_needs_a_field_position(self):
         path = self.write("a.log", "t s /a GET 500 1\nt s /a POST 500 1\nt s /a GET 200 1\n")
         r = self.run_opsktl("errors-by-endpoint", "--by", "method", path)
-        self.assertEqual(r.code, 2)
-        self.assertIn("the log format has no method field", r.errtext)
+        self.assertEqual((r.code, r.out), (2, b""))
+        self.assertEqual(r.errtext, f"opsktl: errors-by-endpoint: {path}: the fields format has no method field, "
+                                    "which --by needs (--log-format auto read it as fields: 3 of the first 3 "
+                                    "non-blank lines are whitespace-separated fields); choose the format with "
+                                    "--log-format, or give its position with --field method=N\n")
+        r = self.run_opsktl("errors-by-endpoint", "--log-format", "fields", "--by", "method", path)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: the fields format has no method field, which --by "
+                                    "needs; give its position with --field method=N\n"
+                                    "Run with --help for more information.\n")
         r = self.run_opsktl("errors-by-endpoint", "--by", "method", "--field", "method=4",
                             "--field", "status=5", "--field", "latency=6", path)
         self.assertEqual(r.code, 0, r.errtext)
         self.assertEqual([row[:2] + row[5:] for row in r.rows()], [["1", "2", "GET"], ["1", "1", "POST"]])
+
+    def test_regex_without_a_needed_group_names_the_group(self):
+        path = self.write("a.log", SAMPLE)
+        for args, want in [
+            ([r"(?P<service>\S+) (?P<path>\S+)"], "(?P<status>...), which errors-by-endpoint needs"),
+            ([r"(?P<service>\S+) (?P<status>\d+)"], "(?P<path>...), which --by needs"),
+            ([r"(?P<path>\S+) (?P<status>\d+)", "--by", "path", "--since", "-1h"], "(?P<ts>...), which --since needs"),
+        ]:
+            r = self.run_opsktl("errors-by-endpoint", "--regex", *args, path)
+            self.assertEqual((r.code, r.out), (2, b""), args)
+            self.assertEqual(r.errtext, f"opsktl: errors-by-endpoint: --regex: the pattern has no named group {want}\n"
+                                        "Run with --help for more information.\n")
+
+    def test_top_rejects_negative_and_non_numbers(self):
+        path = self.write("a.log", SAMPLE)
+        for value in ["-1", "-3", "2x"]:
+            r = self.run_opsktl("errors-by-endpoint", f"--top={value}", path)
+            self.assertEqual((r.code, r.out), (2, b""), value)
+            self.assertEqual(r.errtext.splitlines()[0], "opsktl: errors-by-endpoint: -k/--top: expected a number of "
+                                                        f"endpoints from 0 (0: all), got '{value}'")
+        r = self.run_opsktl("errors-by-endpoint", "-k", "-1", path)
+        self.assertEqual(r.code, 2)
+        self.assertEqual(len(self.run_opsktl("errors-by-endpoint", "-k", "0", path).rows()), 3)
+        self.assertEqual(len(self.run_opsktl("errors-by-endpoint", "-k", "1", path).rows()), 1)
+
+    def test_service_option_names_the_service_in_the_fields_format(self):
+        # The block scan of the fields format used to keep field 2.
+        path = self.write("a.log", "t s1 /a 500 1\nt s2 /a 500 1\nt s2 /b 200 1\n")
+        r = self.run_opsktl("errors-by-endpoint", "--service", "web", path)
+        self.assertEqual((r.code, r.rows()), (0, [["2", "2", "100.00", "1", "1", "web", "/a"]]))
+        r = self.run_opsktl("errors-by-endpoint", "--service", "web", "--log-format", "fields", "--by", "service", path)
+        self.assertEqual(r.rows(), [["2", "3", "66.67", "1", "1", "web"]])
+
+    def test_since_that_leaves_nothing_says_so(self):
+        path = self.write("a.log", SAMPLE)
+        r = self.run_opsktl("errors-by-endpoint", "--since", "2026-01-01T00:00:00Z", path)
+        self.assertEqual((r.code, r.out), (1, b""))
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: --since 2026-01-01T00:00:00Z: all 6 lines are "
+                                    "outside the time range\n")
+        r = self.run_opsktl("errors-by-endpoint", "--since", "2025-12-19T09:00:00Z", "--until", "2025-12-19T09:59:59Z",
+                            path)
+        self.assertEqual(r.errtext, "opsktl: errors-by-endpoint: --since 2025-12-19T09:00:00Z --until "
+                                    "2025-12-19T09:59:59Z: all 6 lines are outside the time range\n")
+        r = self.run_opsktl("errors-by-endpoint", "--since", "2025-12-19T10:00:02Z", path)
+        self.assertEqual(r.err, b"")  # some lines are in range: no word
 
     def test_bad_by_and_field_are_usage_errors(self):
         path = self.write("a.log", SAMPLE)

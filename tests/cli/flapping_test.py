@@ -302,6 +302,30 @@ class FlappingTest(clitest.CliTestCase):
         self.assertEqual(r.errtext, f"opsktl: flapping: {path}:3: malformed line (--strict): "
                                     "fewer fields than --field asks\n")
 
+    def test_help_shows_the_real_default_format(self):
+        r = self.flapping("--help")
+        self.assertIn("--log-format auto, the default,", r.text)
+        self.assertNotIn("default --log-format fields", r.text)
+
+    def test_since_that_leaves_nothing_says_so(self):
+        path = self.write("e.log", EVENTS)
+        r = self.flapping("--since", "2030-01-01T00:00:00Z", path)
+        self.assertEqual((r.code, r.out), (1, b""))
+        n = sum(1 for line in EVENTS.splitlines() if line.split()[2].lower() == "restarted")  # any case
+        self.assertEqual(r.errtext, f"opsktl: flapping: --since 2030-01-01T00:00:00Z: all {n} restarts are outside "
+                                    "the time range\n")
+
+    def test_format_without_a_needed_field_names_it(self):
+        path = self.write("e.log", EVENTS)
+        r = self.flapping("--regex", r"^(?P<ts>\d+) (?P<service>\S+)", path)
+        self.assertEqual((r.code, r.out), (2, b""))
+        self.assertEqual(r.errtext, "opsktl: flapping: --regex: the pattern has no named group (?P<event>...), which "
+                                    "flapping needs\nRun with --help for more information.\n")
+        r = self.flapping("--log-format", "fields", "--field", "service=0", path)
+        self.assertEqual(r.errtext, "opsktl: flapping: the fields format has no service field, which flapping "
+                                    "needs; give its position with --field service=N\n"
+                                    "Run with --help for more information.\n")
+
     def test_malformed_reasons_when_split_across_threads(self):
         # A large file is scanned in chunks on several threads; the counts per reason
         # and the first malformed line are those of a single thread.

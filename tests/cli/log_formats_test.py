@@ -109,7 +109,7 @@ class LogFormatsTest(CliTestCase):
         self.assertIn("reading as syslog", r.errtext)
         # syslog has no status: the input is refused with the one message for a missing field.
         self.assertEqual(r.code, 2)
-        self.assertIn("the log format has no status field (--log-format auto read it as syslog", r.errtext)
+        self.assertIn("the syslog format has no status field, which errors-by-endpoint needs (--log-format auto read it as syslog", r.errtext)
         # sshd failures per user: the regex supplies a status so errors-by-endpoint can count.
         pattern = (r"^(?P<ts>\w{3} [ \d]\d \d\d:\d\d:\d\d) \S+ (?P<service>sshd)\[\d+\]: "
                    r"Failed password for (?:invalid user )?(?P<path>\S+) from (?P<client>\S+)"
@@ -276,7 +276,7 @@ class LogFormatsTest(CliTestCase):
         # errors-by-endpoint: syslog has no status.
         r = self.eb(FORMATS / "syslog.log")
         self.assertEqual(r.code, 2)
-        self.assertIn("the log format has no status field (--log-format auto read it as syslog", r.errtext)
+        self.assertIn("the syslog format has no status field, which errors-by-endpoint needs (--log-format auto read it as syslog", r.errtext)
         r = self.eb("--log-format", "syslog", FORMATS / "syslog.log")
         self.assertEqual(r.code, 2)
         self.assertIn("the log format syslog has no status field", r.errtext)

@@ -345,6 +345,27 @@ class MergeTest(CliTestCase):
             r = self.run_opsktl("merge", "--label", b, a)
             self.assertTrue(r.out == f"{a}\t1 a\n{b}\t2 b\n{a}\t".encode() + last + b"\n", size)
 
+    def test_options_merge_cannot_use_are_refused(self):
+        a = self.write("a.log", "1 a\n")
+        r = self.run_opsktl("merge", "--service", "web", a)
+        self.assertEqual((r.code, r.out), (2, b""))
+        self.assertEqual(r.errtext, "opsktl: merge: --service: merge reads only the timestamp of each line; it has "
+                                    "no service to name, got 'web'\nRun with --help for more information.\n")
+        r = self.run_opsktl("merge", "--regex", r"^(?P<service>\S+) ", a)
+        self.assertEqual((r.code, r.out), (2, b""))
+        self.assertEqual(r.errtext, "opsktl: merge: --regex: the pattern has no named group (?P<ts>...), which merge "
+                                    "needs\nRun with --help for more information.\n")
+        r = self.run_opsktl("merge", "--regex", r"^(?P<ts>\d+) ", a)
+        self.assertEqual((r.code, r.out, r.err), (0, b"1 a\n", b""))
+
+    def test_since_that_leaves_nothing_says_so(self):
+        a = self.write("a.log", "1703000000 a\n  trace\n1703000005 b\n")
+        r = self.run_opsktl("merge", "--until", "1702999999", a)
+        self.assertEqual((r.code, r.out), (0, b""))
+        self.assertEqual(r.errtext, "opsktl: merge: --until 1702999999: all 2 records are outside the time range\n")
+        r = self.run_opsktl("merge", "--since", "1703000005", a)
+        self.assertEqual((r.code, r.out, r.err), (0, b"1703000005 b\n", b""))
+
     def test_usage_errors_exit_2(self):
         a = self.write("a.log", "1 a\n")
         for args, needle in [(["--orphans", "keep"], "--orphans"),

@@ -225,6 +225,34 @@ TEST(MalformedReason, FieldsParserNamesAMissingLatencyColumn) {
   EXPECT_EQ(fields_shortage(3, 5, true), ParseStatus::kTooFewFields);
 }
 
+TEST(MissingFieldMessage, OneWordingForEveryFormat) {
+  LogFormatConfig config;
+  config.positions = {1, 2, 3, 4, 5, 0, 0, 0};
+  EXPECT_EQ(missing_field_message(config, LogFormat::kFields, {{FieldId::kStatus, "x"}}), "");
+  EXPECT_EQ(
+      missing_field_message(config, LogFormat::kFields,
+                            {{FieldId::kStatus, "x"}, {FieldId::kMethod, "--by"}}),
+      "the fields format has no method field, which --by needs; give its position with --field method=N");
+  EXPECT_EQ(
+      missing_field_message(config, LogFormat::kCombined, {{FieldId::kEvent, "flapping"}}),
+      "the combined format has no event field, which flapping needs; choose the format with --log-format");
+  FormatGuess guess{LogFormat::kFields, true, "WHY"};
+  EXPECT_EQ(
+      missing_field_message(config, LogFormat::kFields, {{FieldId::kEvent, "flapping"}}, &guess),
+      "the fields format has no event field, which flapping needs (--log-format auto read it as fields: "
+      "WHY); choose the format with --log-format, or give its position with --field event=N");
+  config.regex = "(?P<ts>\\S+) (?P<status>\\d+)";
+  EXPECT_EQ(
+      missing_field_message(config, LogFormat::kRegex, {{FieldId::kTs, "merge"}, {FieldId::kPath, "--by"}}),
+      "--regex: the pattern has no named group (?P<path>...), which --by needs");
+  config.regex = "(unclosed";
+  EXPECT_THROW(missing_field_message(config, LogFormat::kRegex, {{FieldId::kTs, "merge"}}), Error);
+  // --service gives every format a service.
+  config.service = "web";
+  config.positions = {1, 0, 3, 4, 5, 0, 0, 0};
+  EXPECT_EQ(missing_field_message(config, LogFormat::kFields, {{FieldId::kService, "--by"}}), "");
+}
+
 TEST(MalformedReason, NamesAndTextsAreDistinct) {
   std::set<std::string_view> names, texts;
   for (size_t i = 0; i < kParseStatusCount; ++i) {
