@@ -279,7 +279,7 @@ class LogFormatsTest(CliTestCase):
         self.assertIn("the syslog format has no status field, which errors-by-endpoint needs (--log-format auto read it as syslog", r.errtext)
         r = self.eb("--log-format", "syslog", FORMATS / "syslog.log")
         self.assertEqual(r.code, 2)
-        self.assertIn("the log format syslog has no status field", r.errtext)
+        self.assertIn("the syslog format has no status field, which errors-by-endpoint needs", r.errtext)
 
     def test_syslog_forms_rfc5424_and_rsyslog_iso(self):
         log = self.write("s.log",
