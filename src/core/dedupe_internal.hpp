@@ -23,6 +23,7 @@
 #include "dedupe_journal.hpp"
 #include "opsktl/dedupe.hpp"
 #include "opsktl/walker.hpp"
+#include "unique_fd.hpp"
 
 namespace opsktl::dedupe_detail {
 
@@ -43,30 +44,7 @@ inline FileStamp stamp_of(const struct stat& st) {
           static_cast<int64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
 }
 
-// A file descriptor closed on scope exit.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
+using opsktl::Fd;
 
 struct FileName {
   const WalkDir* parent;  // nullptr: the name is a root given on the command line

@@ -40,6 +40,7 @@
 
 #include "opsktl/dedupe.hpp"
 #include "opsktl/error.hpp"
+#include "unique_fd.hpp"
 
 namespace opsktl {
 namespace {
@@ -59,33 +60,6 @@ void write_all(int fd, std::string_view data, const std::string& path) {
     done += static_cast<size_t>(n);
   }
 }
-
-// A file descriptor closed on scope exit.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 void sync_directory_of(const std::string& path) {
   std::string dir = parent_directory(path.find('/') == std::string::npos ? "./" + path : path);

@@ -17,19 +17,9 @@
 namespace opsktl {
 namespace {
 
+using test::read_file;
 using test::TempDir;
 using test::write_file;
-
-std::string read_file(const std::string& path) {
-  std::string out;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-  }
-  return out;
-}
 
 unsigned mode_of(const std::string& path) {
   struct stat st {};

@@ -17,6 +17,7 @@ namespace opsktl {
 namespace {
 
 namespace fs = std::filesystem;
+using test::read_file;
 using test::TempDir;
 using test::write_file;
 
@@ -24,17 +25,6 @@ struct stat lstat_of(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
   return st;
-}
-
-std::string read_file(const std::string& path) {
-  std::string out;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-  }
-  return out;
 }
 
 // Overwrites the start of a file in place (no truncation, same inode) and puts its mtime
