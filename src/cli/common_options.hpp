@@ -70,7 +70,7 @@ void report_malformed(uint64_t count, const std::string& first, ParseStatus firs
                       const MalformedCounts& counts);
 
 // The --latency-unit value as LogFormatConfig::latency_unit_us (0 when not given).
-int64_t build_latency_unit(const LatencyUnitOption& unit);
+int64_t build_latency_unit(const LatencyUnitOption& option);
 std::optional<Micros> build_time_bound(const std::string& value, const char* option,
                                        const TimeContext& context);
 
