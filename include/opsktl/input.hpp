@@ -55,9 +55,14 @@ class Input {
   int regular_fd() const { return regular_ ? fd_ : -1; }
   uint64_t size() const { return size_; }
   // The first `max_bytes` bytes of the (decompressed) data, or all of it when shorter,
-  // for sniffing its format. stream() still delivers every byte from the start. Reads
-  // once: later calls return the same bytes. Throws opsktl::Error like stream().read.
+  // for sniffing its format. On a pipe or terminal it stops early, after kHeadLines
+  // non-blank lines or kHeadWaitMs after the first line (SPEC §2: `auto` decides at once
+  // on a slow pipe), so a follower or a progress line never waits for 64 KiB.
+  // stream() still delivers every byte from the start. Reads once: later calls return
+  // the same bytes. Throws opsktl::Error like stream().read.
   std::string_view head(size_t max_bytes);
+  static constexpr size_t kHeadLines = 16;
+  static constexpr int kHeadWaitMs = 500;
 
  private:
   Input() = default;

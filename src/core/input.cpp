@@ -1,13 +1,17 @@
 #include "opsktl/input.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "opsktl/error.hpp"
@@ -203,7 +207,40 @@ std::string_view Input::head(size_t max_bytes) {
   if (!head_read_) {
     head_.resize(max_bytes);
     size_t got = 0;
+    // A regular file is read up to max_bytes; a pipe until kHeadLines non-blank lines
+    // are in, or kHeadWaitMs after the first one came.
+    const bool slow = !regular_ && fd_ >= 0 && !(gzip_ && size_ > 0);
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    size_t lines = 0;
+    size_t scanned = 0;
+    bool blank = true;
     while (got < max_bytes) {
+      if (slow) {
+        for (; scanned < got; ++scanned) {
+          char c = head_[scanned];
+          if (c == '\n') {
+            lines += blank ? 0 : 1;
+            blank = true;
+          } else if (c != ' ' && c != '\t' && c != '\r') {
+            blank = false;
+          }
+        }
+        if (lines >= kHeadLines) break;
+        auto now = std::chrono::steady_clock::now();
+        if (lines > 0 && !deadline) deadline = now + std::chrono::milliseconds(kHeadWaitMs);
+        int timeout_ms = -1;  // no line yet: wait for one
+        if (deadline) {
+          timeout_ms = static_cast<int>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now).count());
+          if (timeout_ms <= 0) break;
+        }
+        struct pollfd pfd {
+          fd_, POLLIN, 0
+        };
+        int ready = ::poll(&pfd, 1, timeout_ms);
+        if (ready == 0 || (ready < 0 && errno != EINTR)) break;
+        if (ready < 0) continue;
+      }
       size_t n = stream_->read(head_.data() + got, max_bytes - got);
       if (n == 0) break;
       got += n;

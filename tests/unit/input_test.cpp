@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <string>
+#include <thread>
+
 #include "opsktl/error.hpp"
 #include "test_helpers.hpp"
 
@@ -90,6 +94,50 @@ TEST(Input, ReadsGzipFromAPipe) {
   }
   dup2(saved, STDIN_FILENO);
   close(saved);
+}
+
+// A pipe whose writer keeps it open: head() must decide from what came (SPEC §2), not
+// wait for 64 KiB or the end of the input. The writer sends `first`, waits `pause`, then
+// sends `late` and closes; head() returns before `late` arrives.
+std::string head_of_slow_pipe(const std::string& first, std::chrono::milliseconds pause) {
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  std::thread writer([&] {
+    (void)!write(fds[1], first.data(), first.size());
+    std::this_thread::sleep_for(pause);
+    (void)!write(fds[1], "late\n", 5);
+    close(fds[1]);
+  });
+  int saved = dup(STDIN_FILENO);
+  dup2(fds[0], STDIN_FILENO);
+  close(fds[0]);
+  std::string head;
+  {
+    Input input = Input::open("-");
+    head = std::string(input.head(size_t{64} << 10));
+    // Every byte is still delivered after the head.
+    Lines all = read_lines(input.stream());
+    if (all.empty() || all.back() != "late") head = "late line lost";
+  }
+  writer.join();
+  dup2(saved, STDIN_FILENO);
+  close(saved);
+  return head;
+}
+
+TEST(InputHead, StopsAfterSixteenLinesOnAPipe) {
+  std::string lines;
+  for (int i = 0; i < 20; ++i) lines += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(head_of_slow_pipe(lines, std::chrono::milliseconds(1500)), lines);
+}
+
+TEST(InputHead, StopsHalfASecondAfterTheFirstLineOnAPipe) {
+  EXPECT_EQ(head_of_slow_pipe("only\n", std::chrono::milliseconds(1500)), "only\n");
+}
+
+TEST(InputHead, WaitsForTheFirstLineOnAPipe) {
+  // Nothing for longer than the half second: the head is the first line, not empty.
+  EXPECT_EQ(head_of_slow_pipe("", std::chrono::milliseconds(800)), "late\n");
 }
 
 TEST(SplitAtLines, EveryLineLandsInExactlyOneRange) {
