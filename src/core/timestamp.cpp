@@ -171,7 +171,7 @@ size_t finish(const Civil& c, int64_t offset, size_t pos, std::string_view text,
   return pos;
 }
 
-// yyyy-MM-dd, then optionally 'T' or ' ' and HH:mm:ss[.fff|,fff], then optionally a zone
+// yyyy-MM-dd, then optionally 'T', ' ' or a tab and HH:mm:ss[.fff|,fff], then optionally a zone
 // (also after one space: "2025-12-19 10:01:02 +0000").
 size_t parse_iso(std::string_view text, const TimeContext& context, Micros& out) {
   Civil c;
@@ -181,7 +181,9 @@ size_t parse_iso(std::string_view text, const TimeContext& context, Micros& out)
   }
   size_t pos = 10;
   int64_t offset = context.utc_offset_seconds;
-  if (pos + 9 <= text.size() && (text[pos] == 'T' || text[pos] == 't' || text[pos] == ' ') &&
+  // A tab too: "2025-12-19<TAB>10:01:02", as CloudFront and tab-separated exports write it.
+  if (pos + 9 <= text.size() &&
+      (text[pos] == 'T' || text[pos] == 't' || text[pos] == ' ' || text[pos] == '\t') &&
       clock(text, pos + 1, c)) {
     pos += 9;
     if (!fraction(text, pos, c.micros, true)) return 0;
@@ -435,7 +437,7 @@ FieldTimestamp read_field_timestamp_slowly(std::string_view text, const TimeCont
   if (n == 0 || (n < text.size() && !space(n) && n + 1 < text.size() && !space(n + 1))) return ts;
   ts.bytes = n;
   ts.fields = 1;
-  for (size_t i = 1; i < n; ++i) ts.fields += text[i] == ' ' && text[i - 1] != ' ';
+  for (size_t i = 1; i < n; ++i) ts.fields += space(i) && !space(i - 1);
   return ts;
 }
 

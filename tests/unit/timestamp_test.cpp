@@ -139,6 +139,16 @@ TEST(Timestamp, IsoWithSpaceOrCommaBeforeFraction) {
   EXPECT_EQ(parse_timestamp("2015-07-29T19:03:35,413Z", utc()), Micros{1438196615413000});
 }
 
+// A date and a clock separated by a tab (CloudFront, tab-separated exports) are one
+// stamp: the date alone used to be read as midnight.
+TEST(Timestamp, IsoDateTabClockIsOneStamp) {
+  EXPECT_EQ(parse_timestamp("2025-12-19\t10:01:02", utc()), k20251219);
+  FieldTimestamp ts = read_field_timestamp("2025-12-19\t10:01:02\tsvc\trestarted", utc());
+  EXPECT_EQ(ts.instant, k20251219);
+  EXPECT_EQ(ts.bytes, 19u);
+  EXPECT_EQ(ts.fields, 2);
+}
+
 // Digits followed by '/', '-', ':' or a letter are never epoch seconds: merge used to put
 // these lines in 1970.
 TEST(Timestamp, DigitsBeforeSlashDashColonOrLetterAreNotAnEpoch) {
