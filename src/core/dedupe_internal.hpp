@@ -80,6 +80,7 @@ struct Inode {
   bool failed = false;  // could not be read: out of every group
   // Read for the members of groups only (Engine::inspect):
   std::vector<std::pair<std::string, std::string>> xattrs;  // ACL and user.* attributes, sorted
+  bool xattrs_read = false;                                 // read while hashing (the last round's read wins)
   bool xattrs_unread = false;                               // could not be read: never linked
   std::vector<Extent> extents;                              // on file systems that share extents
 };
