@@ -2,8 +2,8 @@
 
 Each test script is a unittest module run by ctest as
     python3 tests/cli/<name>_test.py
-with OPSKTL_BIN naming the built binary (tests/cli/CMakeLists.txt sets it) and
-OPSKTL_SHARED the shared/ directory with the data generators.
+with OPSKTL_BIN naming the built binary (tests/cli/CMakeLists.txt sets it). Everything a
+test reads is in the repository (testdata/, tests/cli/generators/).
 """
 import gzip
 import json
@@ -16,7 +16,6 @@ import unittest
 from pathlib import Path
 
 BIN = os.environ.get("OPSKTL_BIN", "")
-SHARED = Path(os.environ.get("OPSKTL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
@@ -145,9 +144,12 @@ class CliTestCase(unittest.TestCase):
         return int(proc.stdout.decode().strip()), errfile.read_bytes()
 
     def generator(self, name):
-        path = SHARED / "bench" / name
+        """The deterministic data generator `name`, from the copy in tests/cli/generators
+        (the same scripts as the benchmarks' generators), so that every clone runs the
+        tests that use it."""
+        path = Path(__file__).resolve().parent / "generators" / name
         if not path.exists():
-            self.skipTest(f"data generator {path} not found (set OPSKTL_SHARED)")
+            raise FileNotFoundError(f"data generator {path} missing")
         return [sys.executable, str(path)]
 
 

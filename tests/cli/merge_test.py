@@ -8,7 +8,7 @@ import re
 import subprocess
 from datetime import datetime, timedelta, timezone
 
-from clitest import BIN, SHARED, CliTestCase, main
+from clitest import BIN, TESTDATA, CliTestCase, main
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 BASE = 1766138400  # 2025-12-19T10:00:00Z
@@ -194,9 +194,7 @@ class MergeTest(CliTestCase):
         self.assertIn("missing.log: No such file or directory", r.errtext)
 
     def test_reorder_sorts_a_real_apache_log_written_at_request_end(self):
-        path = SHARED / "realdata" / "apache_combined.log"
-        if not path.exists():
-            self.skipTest(f"{path} not found")
+        path = TESTDATA / "realdata" / "apache_access.log"
         raw = path.read_bytes()
         lines = raw.split(b"\n")[:-1]
         expected = b"".join(l + b"\n" for l in sorted(lines, key=clf_instant))  # stable
