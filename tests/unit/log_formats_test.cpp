@@ -132,7 +132,8 @@ TEST(CombinedParser, GarbageRequestsHavePathDash) {
   for (const std::string request :
        {"-", R"(\x16\x03\x01\x00\xa5\x01)", "\x16\x03\x01\xff\x01", "GET", "GET /a HTTP/1.1 extra",
         "get /a HTTP/1.1", "GET nothing HTTP/1.1", "", "GET /a FTP/1.0", "PATCHp /x HTTP/1.1"}) {
-    ASSERT_TRUE(parser->parse(pre + request + "\" 400 0 \"-\" \"-\"", r)) << request;
+    const std::string line = pre + request + "\" 400 0 \"-\" \"-\"";  // the record's views point into it
+    ASSERT_TRUE(parser->parse(line, r)) << request;
     EXPECT_EQ(r[FieldId::kPath], "-") << request;
     EXPECT_EQ(r[FieldId::kMethod], "-") << request;
     EXPECT_EQ(r[FieldId::kStatus], "400") << request;
@@ -175,7 +176,8 @@ TEST(CombinedParser, LatencyUnitOptionSetsTheUnitOfATrailingNumber) {
   config.latency_unit_us = 1'000'000;  // --latency-unit s: Apache's %T
   ASSERT_TRUE(make_record_parser(config)->parse(line, r));
   EXPECT_EQ(r.latency_unit_us, 1'000'000);
-  ASSERT_TRUE(make_record_parser(config)->parse(line + " rt=0.5", r));
+  const std::string with_rt = line + " rt=0.5";  // the record's views point into it
+  ASSERT_TRUE(make_record_parser(config)->parse(with_rt, r));
   EXPECT_EQ(r[FieldId::kLatency], "0.5");  // rt= names its unit
   EXPECT_EQ(r.latency_unit_us, 1'000'000);
 }
@@ -575,7 +577,9 @@ TEST(SyslogParser, SystemdUnitLinesNameTheUnit) {
            {"a b.service: x", "systemd"},
            {"foo.conf: x", "systemd"},
            {".service: x", "systemd"}}) {
-    ASSERT_TRUE(parser->parse("Dec 19 10:01:02 web1 systemd[1]: " + message, r));
+    const std::string line =
+        "Dec 19 10:01:02 web1 systemd[1]: " + message;  // the record's views point into it
+    ASSERT_TRUE(parser->parse(line, r));
     EXPECT_EQ(r[FieldId::kService], service) << message;
   }
 }
